@@ -1,0 +1,65 @@
+// Package app runs a service process: it answers the container health check,
+// loads configuration, starts the service, and shuts it down gracefully on
+// SIGINT or SIGTERM.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"bazaar/platform/log"
+	"bazaar/platform/web"
+)
+
+// Service is a runnable service (each service's Main type).
+type Service interface {
+	// Run starts the service and returns once it is serving.
+	Run(ctx context.Context) error
+	// Close stops it gracefully and releases its resources.
+	Close() error
+}
+
+// Main is the whole of a service's func main. newService receives the
+// process's logger; it loads and validates configuration.
+//
+// "<binary> healthcheck" probes the local /readyz instead: the images have no
+// shell or curl, so the binary is its own health check.
+func Main(name string, newService func(logger *slog.Logger) (Service, error)) {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		addr := os.Getenv("HTTP_ADDR")
+		if addr == "" {
+			addr = ":8080"
+		}
+		os.Exit(web.Probe(addr))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(os.Getenv("LOG_LEVEL"))); err != nil {
+		level = slog.LevelInfo
+	}
+	logger := log.New(os.Stdout, name, level)
+	slog.SetDefault(logger)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	svc, err := newService(logger)
+	if err != nil {
+		logger.Error("invalid configuration", "err", err)
+		os.Exit(2)
+	}
+	if err := svc.Run(ctx); err != nil {
+		logger.Error("start failed", "err", err)
+		_ = svc.Close()
+		os.Exit(1)
+	}
+	<-ctx.Done()
+	stop()
+	logger.Info("shutting down")
+	if err := svc.Close(); err != nil {
+		logger.Error("shutdown", "err", err)
+		os.Exit(1)
+	}
+	logger.Info("stopped")
+}
