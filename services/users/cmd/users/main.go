@@ -1,0 +1,265 @@
+// Command users serves accounts, logins and access tokens.
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"bazaar/platform/app"
+	"bazaar/platform/apperr"
+	"bazaar/platform/config"
+	"bazaar/platform/pg"
+	"bazaar/platform/web"
+	"bazaar/users"
+	usershttp "bazaar/users/http"
+	"bazaar/users/postgres"
+)
+
+func main() {
+	app.Main("users", func(logger *slog.Logger) (app.Service, error) {
+		cfg, err := LoadConfig(&config.Env{})
+		if err != nil {
+			return nil, err
+		}
+		return &Main{Config: cfg, Logger: logger}, nil
+	})
+}
+
+// devAdminPassword is the admin password of .env.example; production
+// refuses it.
+const devAdminPassword = "change-me-admin"
+
+// minProductionAdminPassword is the shortest admin password production
+// accepts, in characters: stricter than the customers' 8.
+const minProductionAdminPassword = 12
+
+// Config is the users service's configuration.
+type Config struct {
+	app.Base
+	// SigningKey signs access tokens; nil means "generate one at start",
+	// which only development allows.
+	SigningKey ed25519.PrivateKey
+	// PreviousKeys are public keys of earlier signing keys, still published
+	// and accepted so that a key rotation does not log everyone out.
+	PreviousKeys []ed25519.PublicKey
+	AccessTTL    time.Duration
+	RefreshTTL   time.Duration
+	// AdminEmail and AdminPassword, when set, name the admin account
+	// ensured at start-up.
+	AdminEmail    string
+	AdminPassword string
+	// Failed logins allowed per client IP and per account in each
+	// FailureWindow.
+	MaxFailuresPerIP      int
+	MaxFailuresPerAccount int
+	FailureWindow         time.Duration
+	// CookieSecure sets the Secure attribute of the refresh cookie.
+	CookieSecure bool
+	// HashConcurrency bounds the password hashes computed at once; each
+	// holds 19 MiB, so it bounds memory against the container's limit.
+	HashConcurrency int
+}
+
+// LoadConfig reads the configuration from the environment.
+func LoadConfig(e *config.Env) (Config, error) {
+	cfg := Config{
+		Base:                  app.LoadBase(e, "users"),
+		AccessTTL:             e.Duration("ACCESS_TOKEN_TTL", 15*time.Minute),
+		RefreshTTL:            e.Duration("REFRESH_TOKEN_TTL", 720*time.Hour),
+		AdminEmail:            e.String("ADMIN_EMAIL", ""),
+		AdminPassword:         e.String("ADMIN_PASSWORD", ""),
+		MaxFailuresPerIP:      e.Int("LOGIN_MAX_FAILURES_PER_IP", 50),
+		MaxFailuresPerAccount: e.Int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 10),
+		FailureWindow:         e.Duration("LOGIN_FAILURE_WINDOW", 15*time.Minute),
+		HashConcurrency:       e.Int("PASSWORD_HASH_CONCURRENCY", min(runtime.GOMAXPROCS(0), 4)),
+	}
+	if pem := e.String("JWT_PRIVATE_KEY", ""); pem != "" {
+		key, err := users.ParsePrivateKeyPEM(pem)
+		e.Check(err == nil, fmt.Sprintf("JWT_PRIVATE_KEY: %v", err))
+		cfg.SigningKey = key
+	} else {
+		e.Check(!cfg.Production(), "JWT_PRIVATE_KEY is required in production (openssl genpkey -algorithm ed25519)")
+	}
+	if pem := e.String("JWT_PREVIOUS_PUBLIC_KEYS", ""); pem != "" {
+		keys, err := users.ParsePublicKeysPEM(pem)
+		e.Check(err == nil, fmt.Sprintf("JWT_PREVIOUS_PUBLIC_KEYS: %v", err))
+		cfg.PreviousKeys = keys
+	}
+	secure, err := strconv.ParseBool(e.String("COOKIE_SECURE", "true"))
+	e.Check(err == nil, "COOKIE_SECURE must be true or false")
+	cfg.CookieSecure = secure || err != nil
+	e.Check(cfg.CookieSecure || !cfg.Production(), "COOKIE_SECURE cannot be false in production")
+
+	e.Check(cfg.AccessTTL >= time.Minute && cfg.AccessTTL <= 24*time.Hour, "ACCESS_TOKEN_TTL must be from 1m to 24h")
+	e.Check(cfg.RefreshTTL > cfg.AccessTTL && cfg.RefreshTTL <= 365*24*time.Hour, "REFRESH_TOKEN_TTL must exceed ACCESS_TOKEN_TTL and be at most 8760h")
+	e.Check(cfg.MaxFailuresPerIP >= 1, "LOGIN_MAX_FAILURES_PER_IP must be at least 1")
+	e.Check(cfg.MaxFailuresPerAccount >= 1, "LOGIN_MAX_FAILURES_PER_ACCOUNT must be at least 1")
+	e.Check(cfg.FailureWindow >= time.Second, "LOGIN_FAILURE_WINDOW must be at least 1s")
+	e.Check(cfg.HashConcurrency >= 1 && cfg.HashConcurrency <= 64, "PASSWORD_HASH_CONCURRENCY must be from 1 to 64")
+	checkAdmin(e, cfg)
+	return cfg, e.Err()
+}
+
+func checkAdmin(e *config.Env, cfg Config) {
+	if cfg.AdminEmail == "" && cfg.AdminPassword == "" {
+		return
+	}
+	if cfg.AdminEmail == "" || cfg.AdminPassword == "" {
+		e.Check(false, "ADMIN_EMAIL and ADMIN_PASSWORD must be set together")
+		return
+	}
+	r := users.Registration{Email: cfg.AdminEmail, Password: cfg.AdminPassword, Name: "Administrator"}
+	r.Normalize()
+	var invalid *apperr.Error
+	if err := r.Validate(); errors.As(err, &invalid) {
+		for _, f := range invalid.Fields {
+			e.Check(false, fmt.Sprintf("ADMIN_%s %s", strings.ToUpper(f.Field), f.Message))
+		}
+	}
+	if cfg.Production() {
+		e.Check(cfg.AdminPassword != devAdminPassword, "ADMIN_PASSWORD is the development default; set a real one in production")
+		e.Check(utf8.RuneCountInString(cfg.AdminPassword) >= minProductionAdminPassword, "ADMIN_PASSWORD must be at least 12 characters in production")
+	}
+}
+
+// limiterCapacity bounds the keys each login limiter tracks: about 100 bytes
+// each, so a few megabytes at worst, whatever an attacker sprays.
+const limiterCapacity = 100_000
+
+// purgeInterval is how often expired refresh tokens are deleted.
+const purgeInterval = time.Hour
+
+// Main is the running users service.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+
+	pool       *pgxpool.Pool
+	server     *web.Server
+	stopPurge  context.CancelFunc
+	purgeEnded chan struct{}
+}
+
+// Run connects to PostgreSQL, migrates, ensures the admin account, and
+// starts serving.
+func (m *Main) Run(ctx context.Context) error {
+	m.logConfig()
+	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	var err error
+	if m.pool, err = pg.Connect(startCtx, m.Config.DB, m.Logger); err != nil {
+		return err
+	}
+	if err := postgres.Migrate(startCtx, m.pool); err != nil {
+		return err
+	}
+
+	signing := m.Config.SigningKey
+	if signing == nil {
+		_, signing, _ = ed25519.GenerateKey(nil)
+		m.Logger.Warn("JWT_PRIVATE_KEY is empty: signing with an ephemeral key; every token dies with this process and replicas do not share keys")
+	}
+	keys := users.NewTokenKeys(signing, m.Config.PreviousKeys)
+	m.Logger.Info("signing access tokens", "kid", keys.KeyID(), "previous_keys", len(m.Config.PreviousKeys))
+
+	ipLimiter := users.NewLimiter(m.Config.MaxFailuresPerIP, m.Config.FailureWindow, limiterCapacity)
+	accountLimiter := users.NewLimiter(m.Config.MaxFailuresPerAccount, m.Config.FailureWindow, limiterCapacity)
+	svc, err := users.NewService(startCtx, users.ServiceConfig{
+		Store:          postgres.NewStore(m.pool),
+		Keys:           keys,
+		Hasher:         users.NewPasswordHasher(m.Config.HashConcurrency),
+		IPLimiter:      ipLimiter,
+		AccountLimiter: accountLimiter,
+		AccessTTL:      m.Config.AccessTTL,
+		RefreshTTL:     m.Config.RefreshTTL,
+		Logger:         m.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	if m.Config.AdminEmail != "" {
+		if err := svc.EnsureAdmin(startCtx, m.Config.AdminEmail, m.Config.AdminPassword); err != nil {
+			return err
+		}
+	}
+
+	m.server = web.NewServer(m.Config.Web, m.Logger, map[string]web.Check{"postgres": m.pool.Ping})
+	m.server.Registry.MustRegister(pg.NewPoolCollector(m.pool))
+	for scope, l := range map[string]*users.Limiter{"ip": ipLimiter, "account": accountLimiter} {
+		m.server.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "users_login_limiter_keys",
+			Help:        "Keys (client IPs or accounts) with failed logins counted in the current window, in this replica.",
+			ConstLabels: prometheus.Labels{"scope": scope},
+		}, func() float64 { return float64(l.Len()) }))
+	}
+	usershttp.NewHandler(svc, keys, m.Config.CookieSecure, m.server.Registry).Register(m.server.API)
+
+	purgeCtx, stop := context.WithCancel(context.Background())
+	m.stopPurge, m.purgeEnded = stop, make(chan struct{})
+	go m.purge(purgeCtx, svc)
+	return m.server.Open()
+}
+
+// purge deletes expired refresh tokens every purgeInterval until ctx ends.
+// Every replica does it; the deletes are idempotent.
+func (m *Main) purge(ctx context.Context, svc *users.Service) {
+	defer close(m.purgeEnded)
+	t := time.NewTicker(purgeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := svc.PurgeExpiredTokens(ctx); err != nil && ctx.Err() == nil {
+				m.Logger.Warn("purging expired refresh tokens", "err", err)
+			}
+		}
+	}
+}
+
+func (m *Main) logConfig() {
+	c := m.Config
+	m.Logger.Info("starting",
+		"env", c.Env,
+		"database", config.Redact(c.DB.URL),
+		"jwt_private_key", map[bool]string{true: "set", false: "empty"}[c.SigningKey != nil],
+		"access_token_ttl", c.AccessTTL.String(),
+		"refresh_token_ttl", c.RefreshTTL.String(),
+		"admin_email", c.AdminEmail,
+		"login_max_failures_per_ip", c.MaxFailuresPerIP,
+		"login_max_failures_per_account", c.MaxFailuresPerAccount,
+		"login_failure_window", c.FailureWindow.String(),
+		"cookie_secure", c.CookieSecure,
+		"password_hash_concurrency", c.HashConcurrency,
+	)
+}
+
+// Close drains HTTP traffic, stops the purge loop and closes the pool.
+func (m *Main) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if m.server != nil {
+		errs = append(errs, m.server.Shutdown(ctx))
+	}
+	if m.stopPurge != nil {
+		m.stopPurge()
+		<-m.purgeEnded
+	}
+	if m.pool != nil {
+		m.pool.Close()
+	}
+	return errors.Join(errs...)
+}

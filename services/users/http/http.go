@@ -1,0 +1,261 @@
+// Package http serves the users API with echo.
+package http
+
+import (
+	_ "embed"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"bazaar/platform/apperr"
+	"bazaar/platform/web"
+	"bazaar/users"
+)
+
+// RefreshCookie is the cookie that carries the refresh token for the
+// browser storefront, out of reach of page scripts (HttpOnly).
+const RefreshCookie = "bazaar_refresh"
+
+// cookiePath scopes the refresh cookie to this service's routes, so the
+// other services never receive it.
+const cookiePath = "/api/users"
+
+//go:embed openapi.json
+var openAPI []byte
+
+// Handler holds the users HTTP handlers.
+type Handler struct {
+	service      *users.Service
+	keys         *users.TokenKeys
+	cookieSecure bool
+	metrics      *metrics
+}
+
+// NewHandler returns a Handler serving svc, publishing keys, and registering
+// its metrics on reg. cookieSecure sets the Secure attribute of the refresh
+// cookie; it is off only for plain-HTTP development setups.
+func NewHandler(svc *users.Service, keys *users.TokenKeys, cookieSecure bool, reg prometheus.Registerer) *Handler {
+	return &Handler{service: svc, keys: keys, cookieSecure: cookieSecure, metrics: newMetrics(reg)}
+}
+
+// Register mounts the public routes on e.
+func (h *Handler) Register(e *echo.Echo) {
+	authenticate := web.Authenticate(h.keys.Verifier())
+	g := e.Group("/api/users")
+	g.POST("/register", h.register)
+	g.POST("/login", h.login)
+	g.POST("/refresh", h.refresh)
+	g.POST("/logout", h.logout)
+	g.GET("/me", h.me, authenticate)
+	g.GET("", h.listUsers, authenticate, web.RequireAdmin)
+	g.GET("/.well-known/jwks.json", h.jwks)
+	g.GET("/openapi.json", h.openAPI)
+}
+
+type userResponse struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+	Name  string `json:"name"`
+	Role  string `json:"role"`
+}
+
+func (h *Handler) register(c echo.Context) error {
+	var req users.Registration
+	if err := web.BindJSON(c, &req); err != nil {
+		return err
+	}
+	u, err := h.service.Register(c.Request().Context(), req)
+	if err != nil {
+		return err
+	}
+	h.metrics.registrations.Inc()
+	return c.JSON(http.StatusCreated, u)
+}
+
+func (h *Handler) login(c echo.Context) error {
+	var req users.Credentials
+	if err := web.BindJSON(c, &req); err != nil {
+		return err
+	}
+	tokens, err := h.service.Login(c.Request().Context(), req, c.RealIP())
+	var limited *users.RateLimitError
+	switch {
+	case errors.As(err, &limited):
+		h.metrics.logins.WithLabelValues("rate_limited").Inc()
+		c.Response().Header().Set("Retry-After", strconv.Itoa(limited.RetryAfterSeconds()))
+		return err
+	case errors.Is(err, users.ErrInvalidCredentials):
+		h.metrics.logins.WithLabelValues("failure").Inc()
+		return err
+	case err != nil:
+		return err
+	}
+	h.metrics.logins.WithLabelValues("success").Inc()
+	return h.writeTokens(c, tokens)
+}
+
+func (h *Handler) refresh(c echo.Context) error {
+	token, fromCookie, err := refreshToken(c)
+	if err != nil {
+		return err
+	}
+	tokens, err := h.service.Refresh(c.Request().Context(), token)
+	if errors.Is(err, users.ErrRefreshTokenReused) {
+		h.metrics.reuses.Inc()
+	}
+	if err != nil {
+		if fromCookie && apperr.Code(err) == apperr.Unauthorized {
+			h.clearCookie(c) // the browser should stop sending a dead token
+		}
+		return err
+	}
+	h.metrics.refreshes.Inc()
+	return h.writeTokens(c, tokens)
+}
+
+func (h *Handler) logout(c echo.Context) error {
+	token, _, err := refreshToken(c)
+	if err != nil {
+		return err
+	}
+	if err := h.service.Logout(c.Request().Context(), token); err != nil {
+		return err
+	}
+	h.clearCookie(c)
+	return c.NoContent(http.StatusNoContent)
+}
+
+// refreshToken reads the refresh token from the JSON body, or else from the
+// cookie: API clients send the former, the storefront the latter with an
+// empty body.
+func refreshToken(c echo.Context) (token string, fromCookie bool, err error) {
+	var body struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if c.Request().ContentLength != 0 {
+		if err := web.BindJSON(c, &body); err != nil {
+			return "", false, err
+		}
+	}
+	if body.RefreshToken != "" {
+		return body.RefreshToken, false, nil
+	}
+	if ck, err := c.Cookie(RefreshCookie); err == nil && ck.Value != "" {
+		return ck.Value, true, nil
+	}
+	return "", false, nil
+}
+
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+func (h *Handler) writeTokens(c echo.Context, t users.Tokens) error {
+	c.SetCookie(&http.Cookie{
+		Name:     RefreshCookie,
+		Value:    t.RefreshToken,
+		Path:     cookiePath,
+		MaxAge:   int(t.RefreshTTL.Seconds()),
+		HttpOnly: true,
+		Secure:   h.cookieSecure,
+		SameSite: http.SameSiteStrictMode,
+	})
+	// Tokens must not linger in any cache (RFC 6749 §5.1).
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	return c.JSON(http.StatusOK, tokenResponse{
+		AccessToken:  t.AccessToken,
+		TokenType:    "Bearer",
+		ExpiresIn:    int(t.AccessTTL.Seconds()),
+		RefreshToken: t.RefreshToken,
+	})
+}
+
+func (h *Handler) clearCookie(c echo.Context) {
+	c.SetCookie(&http.Cookie{
+		Name:     RefreshCookie,
+		Path:     cookiePath,
+		MaxAge:   -1,
+		HttpOnly: true,
+		Secure:   h.cookieSecure,
+		SameSite: http.SameSiteStrictMode,
+	})
+}
+
+func (h *Handler) me(c echo.Context) error {
+	u, err := h.service.Me(c.Request().Context(), web.Claims(c).UserID())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, userResponse{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role})
+}
+
+type userPage struct {
+	Items      []users.User `json:"items"`
+	NextCursor *string      `json:"next_cursor"`
+}
+
+func (h *Handler) listUsers(c echo.Context) error {
+	f := users.UserFilter{Limit: users.DefaultLimit}
+	var v apperr.Validation
+	if s := c.QueryParam("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		v.Check(err == nil && n >= 1 && n <= users.MaxLimit, "limit", "must be an integer from 1 to 100")
+		f.Limit = n
+	}
+	if s := c.QueryParam("cursor"); s != "" {
+		after, ok := decodeCursor(s)
+		v.Check(ok, "cursor", "is not a cursor returned by this API")
+		f.After = after
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	page, err := h.service.Users(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	out := userPage{Items: page.Items}
+	if out.Items == nil {
+		out.Items = []users.User{}
+	}
+	if page.Next != "" {
+		next := encodeCursor(page.Next)
+		out.NextCursor = &next
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// Cursors are opaque to clients: the last id of a page, versioned and
+// base64url-encoded so the format can change without breaking old links.
+const cursorVersion = "v1:"
+
+func encodeCursor(afterID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorVersion + afterID))
+}
+
+func decodeCursor(s string) (string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) <= len(cursorVersion) || string(b[:len(cursorVersion)]) != cursorVersion {
+		return "", false
+	}
+	id := string(b[len(cursorVersion):])
+	return id, users.ValidID(id)
+}
+
+// jwks publishes the public keys. Verifiers may cache them for five
+// minutes; they refetch sooner when they meet an unknown kid.
+func (h *Handler) jwks(c echo.Context) error {
+	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=300")
+	return c.JSON(http.StatusOK, h.keys.JWKS())
+}
+
+func (h *Handler) openAPI(c echo.Context) error {
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, openAPI)
+}

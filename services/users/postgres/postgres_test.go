@@ -1,0 +1,402 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"bazaar/platform/apperr"
+	"bazaar/platform/auth"
+	"bazaar/users"
+	"bazaar/users/internal/pgtest"
+	"bazaar/users/postgres"
+)
+
+// pool is the package's database: one container for every test, migrated
+// once, emptied before each test by mustReset.
+var pool *pgxpool.Pool
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctx := context.Background()
+	dsn, stop, err := pgtest.Start(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer stop()
+	if pool, err = pgxpool.New(ctx, dsn); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer pool.Close()
+	if err := postgres.Migrate(ctx, pool); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// mustReset empties the tables and returns a store over them.
+func mustReset(tb testing.TB) *postgres.Store {
+	tb.Helper()
+	if _, err := pool.Exec(context.Background(), `TRUNCATE users, refresh_families, refresh_tokens`); err != nil {
+		tb.Fatal(err)
+	}
+	return postgres.NewStore(pool)
+}
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// mustCreateUser stores a customer with the email and returns it.
+func mustCreateUser(tb testing.TB, s *postgres.Store, email string) users.User {
+	tb.Helper()
+	u, err := s.CreateUser(context.Background(), users.User{ID: newID(), Email: email, Name: "Test", Role: auth.RoleCustomer}, "hash-of-"+email)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return u
+}
+
+// newToken returns a random refresh token hash.
+func newToken() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	sum := sha256.Sum256(b)
+	return sum[:]
+}
+
+// mustLogin stores the first token of a new family for u.
+func mustLogin(tb testing.TB, s *postgres.Store, u users.User, expires time.Time) []byte {
+	tb.Helper()
+	h := newToken()
+	if err := s.CreateRefreshToken(context.Background(), users.RefreshToken{Hash: h, FamilyID: newID(), UserID: u.ID, ExpiresAt: expires}); err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
+
+var now = time.Now()
+
+func TestEmailIsUniqueCaseInsensitively(t *testing.T) {
+	s := mustReset(t)
+	ctx := context.Background()
+	ada := mustCreateUser(t, s, "Ada@Example.com")
+	if ada.CreatedAt.IsZero() {
+		t.Error("CreatedAt not set")
+	}
+	for _, email := range []string{"Ada@Example.com", "ada@example.com", "ADA@EXAMPLE.COM"} {
+		_, err := s.CreateUser(ctx, users.User{ID: newID(), Email: email, Name: "Twin", Role: auth.RoleCustomer}, "h")
+		if apperr.Code(err) != apperr.Conflict {
+			t.Errorf("CreateUser(%q) = %v, want a Conflict", email, err)
+		}
+	}
+
+	got, hash, err := s.FindCredentials(ctx, "aDA@example.COM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ada, got, cmpopts.EquateApproxTime(time.Millisecond)); diff != "" {
+		t.Errorf("FindCredentials (-want +got):\n%s", diff)
+	}
+	if got.Email != "Ada@Example.com" {
+		t.Errorf("email = %q, want it stored as typed", got.Email)
+	}
+	if hash != "hash-of-Ada@Example.com" {
+		t.Errorf("hash = %q", hash)
+	}
+	if _, _, err := s.FindCredentials(ctx, "bob@example.com"); apperr.Code(err) != apperr.NotFound {
+		t.Errorf("FindCredentials(unknown) = %v, want NotFound", err)
+	}
+}
+
+func TestFindUser(t *testing.T) {
+	s := mustReset(t)
+	ctx := context.Background()
+	ada := mustCreateUser(t, s, "ada@example.com")
+	got, err := s.FindUser(ctx, ada.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ada, got, cmpopts.EquateApproxTime(time.Millisecond)); diff != "" {
+		t.Errorf("FindUser (-want +got):\n%s", diff)
+	}
+	for _, id := range []string{newID(), "not-a-uuid", ""} {
+		if _, err := s.FindUser(ctx, id); apperr.Code(err) != apperr.NotFound {
+			t.Errorf("FindUser(%q) = %v, want NotFound", id, err)
+		}
+	}
+}
+
+func TestFindUsersPages(t *testing.T) {
+	s := mustReset(t)
+	var want []string
+	for i := range 5 {
+		want = append(want, mustCreateUser(t, s, fmt.Sprintf("u%d@example.com", i)).ID)
+	}
+	var got []string
+	f := users.UserFilter{Limit: 2}
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("pagination does not end")
+		}
+		page, err := s.FindUsers(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range page.Items {
+			got = append(got, u.ID)
+		}
+		if page.Next == "" {
+			break
+		}
+		f.After = page.Next
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ids over all pages (-want +got), want creation order without repeats:\n%s", diff)
+	}
+}
+
+func TestEnsureAdmin(t *testing.T) {
+	s := mustReset(t)
+	ctx := context.Background()
+	admin := users.User{ID: newID(), Email: "root@example.com", Name: "Administrator"}
+	created, err := s.EnsureAdmin(ctx, admin, "first-hash")
+	if err != nil || !created {
+		t.Fatalf("EnsureAdmin = %v, %v; want created", created, err)
+	}
+	admin.ID = newID()
+	created, err = s.EnsureAdmin(ctx, admin, "second-hash")
+	if err != nil || created {
+		t.Fatalf("second EnsureAdmin = %v, %v; want an existing account", created, err)
+	}
+	u, hash, err := s.FindCredentials(ctx, "ROOT@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Role != auth.RoleAdmin || hash != "first-hash" {
+		t.Errorf("admin = %+v with hash %q; want the admin role and the first password kept", u, hash)
+	}
+
+	// An existing customer with the email is promoted, password unchanged.
+	cust := mustCreateUser(t, s, "boss@example.com")
+	if created, err := s.EnsureAdmin(ctx, users.User{ID: newID(), Email: "Boss@Example.com", Name: "Administrator"}, "new"); err != nil || created {
+		t.Fatalf("EnsureAdmin(existing customer) = %v, %v", created, err)
+	}
+	u, hash, _ = s.FindCredentials(ctx, "boss@example.com")
+	if u.ID != cust.ID || u.Role != auth.RoleAdmin || hash != "hash-of-boss@example.com" {
+		t.Errorf("promoted account = %+v with hash %q; want the same id, admin, old hash", u, hash)
+	}
+}
+
+func TestEnsureAdminConcurrently(t *testing.T) {
+	s := mustReset(t)
+	var wg sync.WaitGroup
+	results := make(chan bool, 10)
+	for range 10 {
+		wg.Go(func() {
+			created, err := s.EnsureAdmin(context.Background(), users.User{ID: newID(), Email: "root@example.com", Name: "Administrator"}, "h")
+			if err != nil {
+				t.Error(err)
+			}
+			results <- created
+		})
+	}
+	wg.Wait()
+	close(results)
+	n := 0
+	for created := range results {
+		if created {
+			n++
+		}
+	}
+	var rows int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM users`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || rows != 1 {
+		t.Errorf("%d replicas created the admin and %d rows exist; want 1 and 1", n, rows)
+	}
+}
+
+func TestRefreshRotationAndReuse(t *testing.T) {
+	s := mustReset(t)
+	ctx := context.Background()
+	ada := mustCreateUser(t, s, "ada@example.com")
+	first := mustLogin(t, s, ada, now.Add(time.Hour))
+
+	second := newToken()
+	userID, err := s.RotateRefreshToken(ctx, first, users.RefreshToken{Hash: second, ExpiresAt: now.Add(time.Hour)}, now)
+	if err != nil || userID != ada.ID {
+		t.Fatalf("rotate = %q, %v; want %q", userID, err, ada.ID)
+	}
+	third := newToken()
+	if _, err := s.RotateRefreshToken(ctx, second, users.RefreshToken{Hash: third, ExpiresAt: now.Add(time.Hour)}, now); err != nil {
+		t.Fatalf("rotate the rotated token: %v", err)
+	}
+
+	// Another login of the same user is another family, unaffected.
+	otherLogin := mustLogin(t, s, ada, now.Add(time.Hour))
+
+	// Replaying the first token is reuse: the whole family dies, including
+	// the newest token that was never used.
+	userID, err = s.RotateRefreshToken(ctx, first, users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)}, now)
+	if !errors.Is(err, users.ErrRefreshTokenReused) || userID != ada.ID {
+		t.Fatalf("replay = %q, %v; want ErrRefreshTokenReused for %q", userID, err, ada.ID)
+	}
+	if _, err := s.RotateRefreshToken(ctx, third, users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)}, now); !errors.Is(err, users.ErrRefreshTokenInvalid) {
+		t.Errorf("newest token of the revoked family = %v, want ErrRefreshTokenInvalid", err)
+	}
+	if _, err := s.RotateRefreshToken(ctx, otherLogin, users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)}, now); err != nil {
+		t.Errorf("token of another login = %v, want it unaffected", err)
+	}
+}
+
+func TestRefreshRejections(t *testing.T) {
+	s := mustReset(t)
+	ctx := context.Background()
+	ada := mustCreateUser(t, s, "ada@example.com")
+	next := func() users.RefreshToken { return users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)} }
+
+	if _, err := s.RotateRefreshToken(ctx, newToken(), next(), now); !errors.Is(err, users.ErrRefreshTokenInvalid) {
+		t.Errorf("unknown token = %v, want ErrRefreshTokenInvalid", err)
+	}
+
+	expired := mustLogin(t, s, ada, now.Add(-time.Second))
+	if _, err := s.RotateRefreshToken(ctx, expired, next(), now); !errors.Is(err, users.ErrRefreshTokenInvalid) {
+		t.Errorf("expired token = %v, want ErrRefreshTokenInvalid", err)
+	}
+
+	loggedOut := mustLogin(t, s, ada, now.Add(time.Hour))
+	if err := s.RevokeRefreshFamily(ctx, loggedOut, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeRefreshFamily(ctx, loggedOut, now); err != nil {
+		t.Errorf("second logout = %v, want no error", err)
+	}
+	if err := s.RevokeRefreshFamily(ctx, newToken(), now); err != nil {
+		t.Errorf("logout with an unknown token = %v, want no error", err)
+	}
+	if _, err := s.RotateRefreshToken(ctx, loggedOut, next(), now); !errors.Is(err, users.ErrRefreshTokenInvalid) {
+		t.Errorf("token after logout = %v, want ErrRefreshTokenInvalid", err)
+	}
+
+	// Deleting the account deletes its tokens.
+	live := mustLogin(t, s, ada, now.Add(time.Hour))
+	if _, err := pool.Exec(ctx, `DELETE FROM users WHERE id = $1`, ada.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RotateRefreshToken(ctx, live, next(), now); !errors.Is(err, users.ErrRefreshTokenInvalid) {
+		t.Errorf("token of a deleted user = %v, want ErrRefreshTokenInvalid", err)
+	}
+}
+
+func TestConcurrentRefreshOfOneToken(t *testing.T) {
+	s := mustReset(t)
+	ada := mustCreateUser(t, s, "ada@example.com")
+	token := mustLogin(t, s, ada, now.Add(time.Hour))
+
+	const n = 20
+	errs := make(chan error, n)
+	winners := make(chan []byte, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range n {
+		wg.Go(func() {
+			<-start
+			next := users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)}
+			_, err := s.RotateRefreshToken(context.Background(), token, next, now)
+			if err == nil {
+				winners <- next.Hash
+			}
+			errs <- err
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	close(winners)
+	succeeded := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			succeeded++
+		case errors.Is(err, users.ErrRefreshTokenReused), errors.Is(err, users.ErrRefreshTokenInvalid):
+		default:
+			t.Errorf("unexpected error %v", err)
+		}
+	}
+	if succeeded != 1 {
+		t.Fatalf("%d of %d concurrent rotations of one token succeeded, want exactly 1", succeeded, n)
+	}
+	// The losers presented a used token: reuse, so the winner's new token
+	// is revoked with its family.
+	if _, err := s.RotateRefreshToken(context.Background(), <-winners, users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)}, now); !errors.Is(err, users.ErrRefreshTokenInvalid) {
+		t.Errorf("winner's token after the race = %v, want ErrRefreshTokenInvalid (family revoked)", err)
+	}
+	var tokens int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM refresh_tokens`).Scan(&tokens); err != nil {
+		t.Fatal(err)
+	}
+	if tokens != 2 {
+		t.Errorf("%d tokens stored, want 2 (the original and one rotation)", tokens)
+	}
+}
+
+func TestPurgeRefreshTokens(t *testing.T) {
+	s := mustReset(t)
+	ctx := context.Background()
+	ada := mustCreateUser(t, s, "ada@example.com")
+
+	mustLogin(t, s, ada, now.Add(-time.Hour)) // a family whose every token expired
+	oldUsed := mustLogin(t, s, ada, now.Add(-time.Minute))
+	// Rotate a token that was valid then, to leave a used, expired token in
+	// a family that lives on.
+	current := newToken()
+	if _, err := s.RotateRefreshToken(ctx, oldUsed, users.RefreshToken{Hash: current, ExpiresAt: now.Add(time.Hour)}, now.Add(-2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	live := mustLogin(t, s, ada, now.Add(time.Hour))
+
+	if err := s.PurgeRefreshTokens(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := pool.Query(ctx, `SELECT token_hash FROM refresh_tokens`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashes, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]byte{current, live}
+	sortBytes := cmpopts.SortSlices(func(a, b []byte) bool { return string(a) < string(b) })
+	if diff := cmp.Diff(want, hashes, sortBytes); diff != "" {
+		t.Errorf("tokens left (-want +got):\n%s", diff)
+	}
+	var families int
+	_ = pool.QueryRow(ctx, `SELECT count(*) FROM refresh_families`).Scan(&families)
+	if families != 2 {
+		t.Errorf("%d families left, want 2 (the dead one deleted)", families)
+	}
+	for _, h := range [][]byte{current, live} {
+		if _, err := s.RotateRefreshToken(ctx, h, users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)}, now); err != nil {
+			t.Errorf("live token refused after purge: %v", err)
+		}
+	}
+}

@@ -1,0 +1,263 @@
+package users
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/google/uuid"
+
+	"bazaar/platform/apperr"
+	"bazaar/platform/auth"
+)
+
+// Errors the service returns that callers (and metrics) tell apart.
+var (
+	// ErrInvalidCredentials is the one answer to an unknown email and to a
+	// wrong password, so that logins do not reveal which accounts exist.
+	ErrInvalidCredentials = &apperr.Error{Code: apperr.Unauthorized, Message: "The email or password is incorrect."}
+	// ErrRefreshTokenInvalid refuses an unknown, expired or revoked refresh
+	// token.
+	ErrRefreshTokenInvalid = &apperr.Error{Code: apperr.Unauthorized, Message: "The refresh token is missing, invalid, expired or revoked; log in again."}
+	// ErrRefreshTokenReused refuses a refresh token that was already used.
+	// Only a stolen copy or a replay can present a used token, so every
+	// token of its login has been revoked.
+	ErrRefreshTokenReused = &apperr.Error{Code: apperr.Unauthorized, Message: "The refresh token was already used; every session of its login has been revoked. Log in again."}
+	// errAccountGone refuses a valid access token whose account was deleted.
+	errAccountGone = &apperr.Error{Code: apperr.Unauthorized, Message: "The account of this access token no longer exists."}
+)
+
+// RateLimitError refuses a login attempt until RetryAfter has passed. It
+// unwraps to a TooManyRequest *apperr.Error for the problem response.
+type RateLimitError struct {
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("too many failed logins; retry after %s", e.RetryAfter)
+}
+
+// Unwrap returns the error the client sees.
+func (e *RateLimitError) Unwrap() error {
+	return apperr.Errorf(apperr.TooManyRequest, "Too many failed login attempts; try again in %d seconds.", e.RetryAfterSeconds())
+}
+
+// RetryAfterSeconds is RetryAfter for the Retry-After header: whole seconds,
+// rounded up and at least 1.
+func (e *RateLimitError) RetryAfterSeconds() int {
+	return max(1, int(math.Ceil(e.RetryAfter.Seconds())))
+}
+
+// Credentials are what a user logs in with.
+type Credentials struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// Validate only checks presence: anything else about a login attempt is
+// answered with ErrInvalidCredentials, never with a hint.
+func (c Credentials) Validate() error {
+	var v apperr.Validation
+	v.Check(c.Email != "", "email", "is required")
+	v.Check(c.Password != "", "password", "is required")
+	return v.Err()
+}
+
+// Tokens are what a login or a refresh hands out.
+type Tokens struct {
+	AccessToken  string
+	AccessTTL    time.Duration
+	RefreshToken string
+	RefreshTTL   time.Duration
+}
+
+// ServiceConfig holds a Service's collaborators and settings.
+type ServiceConfig struct {
+	Store  Store
+	Keys   *TokenKeys
+	Hasher *PasswordHasher
+	// IPLimiter counts login attempts per client IP, AccountLimiter per
+	// account (EmailKey).
+	IPLimiter      *Limiter
+	AccountLimiter *Limiter
+	AccessTTL      time.Duration
+	RefreshTTL     time.Duration
+	Logger         *slog.Logger
+	// Now is the clock (time.Now when nil), replaceable in tests.
+	Now func() time.Time
+}
+
+// Service carries out the users use cases over a Store.
+type Service struct {
+	cfg ServiceConfig
+	// dummyHash is verified when a login names an unknown email, so that it
+	// takes as long as a wrong password and timing does not reveal accounts.
+	dummyHash string
+}
+
+// NewService returns a Service. It computes one password hash for the
+// constant-time login path, which takes a few tens of milliseconds.
+func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	dummy, err := cfg.Hasher.Hash(ctx, uuid.NewString())
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, dummyHash: dummy}, nil
+}
+
+// Register opens a customer account.
+func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
+	r.Normalize()
+	if err := r.Validate(); err != nil {
+		return User{}, err
+	}
+	hash, err := s.cfg.Hasher.Hash(ctx, r.Password)
+	if err != nil {
+		return User{}, err
+	}
+	return s.cfg.Store.CreateUser(ctx, User{ID: newID(), Email: r.Email, Name: r.Name, Role: auth.RoleCustomer}, hash)
+}
+
+// Login checks credentials and starts a new refresh-token family. Failed
+// attempts count against both the client IP and the account; either limit
+// reached refuses further attempts with a *RateLimitError.
+func (s *Service) Login(ctx context.Context, c Credentials, clientIP string) (Tokens, error) {
+	if err := c.Validate(); err != nil {
+		return Tokens{}, err
+	}
+	account := EmailKey(c.Email)
+	now := s.cfg.Now()
+	if wait, ok := s.cfg.IPLimiter.Take(clientIP, now); !ok {
+		return Tokens{}, &RateLimitError{RetryAfter: wait}
+	}
+	if wait, ok := s.cfg.AccountLimiter.Take(account, now); !ok {
+		s.cfg.IPLimiter.Refund(clientIP)
+		return Tokens{}, &RateLimitError{RetryAfter: wait}
+	}
+	u, hash, err := s.cfg.Store.FindCredentials(ctx, account)
+	known := err == nil
+	if apperr.Code(err) == apperr.NotFound {
+		hash, err = s.dummyHash, nil
+	}
+	var match bool
+	if err == nil {
+		match, err = s.cfg.Hasher.Verify(ctx, c.Password, hash)
+	}
+	if err != nil {
+		// An outage is not a wrong guess: give the attempt back.
+		s.cfg.IPLimiter.Refund(clientIP)
+		s.cfg.AccountLimiter.Refund(account)
+		return Tokens{}, err
+	}
+	if !known || !match {
+		return Tokens{}, ErrInvalidCredentials
+	}
+	s.cfg.IPLimiter.Refund(clientIP)
+	s.cfg.AccountLimiter.Reset(account)
+
+	refresh, refreshHash := newRefreshToken()
+	err = s.cfg.Store.CreateRefreshToken(ctx, RefreshToken{Hash: refreshHash, FamilyID: newID(), UserID: u.ID, ExpiresAt: now.Add(s.cfg.RefreshTTL)})
+	if err != nil {
+		return Tokens{}, err
+	}
+	return s.tokens(u, now, refresh)
+}
+
+// Refresh exchanges a refresh token for a new access token and a new
+// refresh token of the same family; the presented one is then used up.
+func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, error) {
+	presented, ok := hashRefreshToken(refreshToken)
+	if !ok {
+		return Tokens{}, ErrRefreshTokenInvalid
+	}
+	now := s.cfg.Now()
+	token, hash := newRefreshToken()
+	userID, err := s.cfg.Store.RotateRefreshToken(ctx, presented, RefreshToken{Hash: hash, ExpiresAt: now.Add(s.cfg.RefreshTTL)}, now)
+	if errors.Is(err, ErrRefreshTokenReused) {
+		s.cfg.Logger.WarnContext(ctx, "refresh token reused; family revoked", "user_id", userID)
+	}
+	if err != nil {
+		return Tokens{}, err
+	}
+	u, err := s.cfg.Store.FindUser(ctx, userID)
+	if apperr.Code(err) == apperr.NotFound {
+		return Tokens{}, ErrRefreshTokenInvalid
+	}
+	if err != nil {
+		return Tokens{}, err
+	}
+	return s.tokens(u, now, token)
+}
+
+func (s *Service) tokens(u User, now time.Time, refreshToken string) (Tokens, error) {
+	access, err := s.cfg.Keys.IssueAccessToken(u, now, s.cfg.AccessTTL)
+	if err != nil {
+		return Tokens{}, err
+	}
+	return Tokens{AccessToken: access, AccessTTL: s.cfg.AccessTTL, RefreshToken: refreshToken, RefreshTTL: s.cfg.RefreshTTL}, nil
+}
+
+// Logout revokes the family of a refresh token. Logging out twice, or with
+// a token that is not ours, is not an error: the outcome is the same.
+func (s *Service) Logout(ctx context.Context, refreshToken string) error {
+	presented, ok := hashRefreshToken(refreshToken)
+	if !ok {
+		return nil
+	}
+	return s.cfg.Store.RevokeRefreshFamily(ctx, presented, s.cfg.Now())
+}
+
+// Me returns the account an access token was issued to.
+func (s *Service) Me(ctx context.Context, userID string) (User, error) {
+	u, err := s.cfg.Store.FindUser(ctx, userID)
+	if apperr.Code(err) == apperr.NotFound {
+		return User{}, errAccountGone
+	}
+	return u, err
+}
+
+// Users lists accounts; the caller has checked that it is an admin.
+func (s *Service) Users(ctx context.Context, f UserFilter) (UserPage, error) {
+	return s.cfg.Store.FindUsers(ctx, f)
+}
+
+// EnsureAdmin creates the admin account, or promotes the account that has
+// the email. It is idempotent: an existing account keeps its password.
+func (s *Service) EnsureAdmin(ctx context.Context, email, password string) error {
+	r := Registration{Email: email, Password: password, Name: "Administrator"}
+	r.Normalize()
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("admin account: %w", err)
+	}
+	hash, err := s.cfg.Hasher.Hash(ctx, r.Password)
+	if err != nil {
+		return err
+	}
+	created, err := s.cfg.Store.EnsureAdmin(ctx, User{ID: newID(), Email: r.Email, Name: r.Name, Role: auth.RoleAdmin}, hash)
+	if err != nil {
+		return fmt.Errorf("admin account: %w", err)
+	}
+	if created {
+		s.cfg.Logger.InfoContext(ctx, "admin account created", "email", r.Email)
+	} else {
+		s.cfg.Logger.InfoContext(ctx, "admin account exists; role ensured, password left unchanged", "email", r.Email)
+	}
+	return nil
+}
+
+// PurgeExpiredTokens deletes refresh tokens past their expiry.
+func (s *Service) PurgeExpiredTokens(ctx context.Context) error {
+	return s.cfg.Store.PurgeRefreshTokens(ctx, s.cfg.Now())
+}
+
+// newID returns a UUIDv7: time-ordered, so that listing by id is listing by
+// creation and the primary-key index stays append-mostly.
+func newID() string {
+	return uuid.Must(uuid.NewV7()).String()
+}
