@@ -1,0 +1,165 @@
+// Command orders places, lists and cancels orders, reserving stock at the
+// catalog.
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"bazaar/orders"
+	"bazaar/orders/catalogclient"
+	ordershttp "bazaar/orders/http"
+	"bazaar/orders/metrics"
+	"bazaar/orders/postgres"
+	"bazaar/platform/app"
+	"bazaar/platform/auth"
+	"bazaar/platform/config"
+	"bazaar/platform/pg"
+	"bazaar/platform/web"
+)
+
+func main() {
+	app.Main("orders", func(logger *slog.Logger) (app.Service, error) {
+		cfg, err := LoadConfig(&config.Env{})
+		if err != nil {
+			return nil, err
+		}
+		return &Main{Config: cfg, Logger: logger}, nil
+	})
+}
+
+// Config is the orders service's configuration.
+type Config struct {
+	app.Base
+	// JWKSURL is where the users service publishes its token keys.
+	JWKSURL string
+	// CatalogURL is the catalog's internal address.
+	CatalogURL string
+	// CatalogTimeout bounds one call to the catalog.
+	CatalogTimeout time.Duration
+	// CatalogRetries is how many times a failed catalog call is repeated.
+	CatalogRetries int
+	// ReconcileInterval is the time between two reconciler rounds.
+	ReconcileInterval time.Duration
+	// IdempotencyTTL is how long idempotency keys are kept.
+	IdempotencyTTL time.Duration
+}
+
+// LoadConfig reads the configuration from the environment.
+func LoadConfig(e *config.Env) (Config, error) {
+	cfg := Config{
+		Base:              app.LoadBase(e, "orders"),
+		JWKSURL:           e.String("USERS_JWKS_URL", "http://users:8080/api/users/.well-known/jwks.json"),
+		CatalogURL:        e.String("CATALOG_INTERNAL_URL", "http://catalog:8081"),
+		CatalogTimeout:    e.Duration("CATALOG_TIMEOUT", 2*time.Second),
+		CatalogRetries:    e.Int("CATALOG_RETRIES", 2),
+		ReconcileInterval: e.Duration("RECONCILE_INTERVAL", 5*time.Second),
+		IdempotencyTTL:    e.Duration("IDEMPOTENCY_TTL", orders.DefaultKeyTTL),
+	}
+	e.Check(httpURL(cfg.JWKSURL), "USERS_JWKS_URL must be an http(s) URL")
+	e.Check(httpURL(cfg.CatalogURL), "CATALOG_INTERNAL_URL must be an http(s) URL")
+	e.Check(cfg.CatalogTimeout >= 10*time.Millisecond && cfg.CatalogTimeout <= time.Minute, "CATALOG_TIMEOUT must be from 10ms to 1m")
+	e.Check(cfg.CatalogRetries >= 0 && cfg.CatalogRetries <= 10, "CATALOG_RETRIES must be from 0 to 10")
+	e.Check(cfg.ReconcileInterval >= 10*time.Millisecond && cfg.ReconcileInterval <= 10*time.Minute, "RECONCILE_INTERVAL must be from 10ms to 10m")
+	e.Check(cfg.IdempotencyTTL >= time.Second && cfg.IdempotencyTTL <= 7*24*time.Hour, "IDEMPOTENCY_TTL must be from 1s to 168h")
+	return cfg, e.Err()
+}
+
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// reconcileBatch is the most orders one reconciler round settles; rounds
+// are frequent, so a backlog drains over a few of them.
+const reconcileBatch = 50
+
+// Main is the running orders service.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+
+	pool      *pgxpool.Pool
+	server    *web.Server
+	stop      context.CancelFunc
+	reconcile sync.WaitGroup
+}
+
+// Run connects to PostgreSQL, migrates, starts the reconciler and serves.
+func (m *Main) Run(ctx context.Context) error {
+	m.Logger.Info("starting", "env", m.Config.Env, "database", config.Redact(m.Config.DB.URL),
+		"catalog", m.Config.CatalogURL, "jwks", m.Config.JWKSURL,
+		"catalog_timeout", m.Config.CatalogTimeout.String(), "catalog_retries", m.Config.CatalogRetries,
+		"reconcile_interval", m.Config.ReconcileInterval.String(), "idempotency_ttl", m.Config.IdempotencyTTL.String())
+	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	var err error
+	if m.pool, err = pg.Connect(startCtx, m.Config.DB, m.Logger); err != nil {
+		return err
+	}
+	if err := postgres.Migrate(startCtx, m.pool); err != nil {
+		return err
+	}
+
+	m.server = web.NewServer(m.Config.Web, m.Logger, map[string]web.Check{"postgres": m.pool.Ping})
+	reg := m.server.Registry
+	reg.MustRegister(pg.NewPoolCollector(m.pool))
+	store := postgres.NewStore(m.pool)
+	catalog := catalogclient.New(catalogclient.Config{
+		BaseURL: m.Config.CatalogURL,
+		Timeout: m.Config.CatalogTimeout,
+		Retries: m.Config.CatalogRetries,
+		Backoff: 100 * time.Millisecond,
+	}, reg)
+	counters := metrics.New(reg)
+	// Past this window no request can still be waiting on the catalog for
+	// an order, so the reconciler may take the order over; a claimed order
+	// is held as long, time for its two catalog calls.
+	settleAfter := 2*catalog.MaxDuration() + time.Second
+	svc := &orders.Service{Store: store, Catalog: catalog, Metrics: counters, Logger: m.Logger, SettleAfter: settleAfter}
+	h := &ordershttp.Handler{
+		Orders:   svc,
+		Keys:     store,
+		Verifier: &auth.Verifier{Keys: auth.NewJWKSClient(m.Config.JWKSURL)},
+		Logger:   m.Logger,
+		KeyTTL:   m.Config.IdempotencyTTL,
+		KeyLease: settleAfter,
+	}
+	h.Register(m.server.API)
+	if err := m.server.Open(); err != nil {
+		return err
+	}
+
+	r := &orders.Reconciler{
+		Store: store, Catalog: catalog, Metrics: counters, Logger: m.Logger,
+		Interval: m.Config.ReconcileInterval, Batch: reconcileBatch, Lease: settleAfter,
+	}
+	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	m.stop = stop
+	m.reconcile.Go(func() { r.Run(rctx) })
+	return nil
+}
+
+// Close drains HTTP traffic, stops the reconciler, then closes the pool.
+func (m *Main) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if m.server != nil {
+		errs = append(errs, m.server.Shutdown(ctx))
+	}
+	if m.stop != nil {
+		m.stop()
+		m.reconcile.Wait()
+	}
+	if m.pool != nil {
+		m.pool.Close()
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,69 @@
+// Package metrics counts what happens to orders in Prometheus metrics.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"bazaar/orders"
+)
+
+// Metrics implements orders.Metrics.
+type Metrics struct {
+	placed    prometheus.Counter
+	cancelled prometheus.Counter
+	rejected  *prometheus.CounterVec
+	revenue   *prometheus.CounterVec
+	settled   *prometheus.CounterVec
+}
+
+var _ orders.Metrics = (*Metrics)(nil)
+
+// New returns Metrics registered on reg. The label values that are known in
+// advance are created at once, so that dashboards see zeros, not gaps.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		placed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orders_placed_total",
+			Help: "Orders confirmed.",
+		}),
+		cancelled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orders_cancelled_total",
+			Help: "Orders cancelled, their stock returned to the catalog.",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orders_rejected_total",
+			Help: "Orders refused, by reason (out_of_stock, unknown_product, mixed_currency, total_too_large).",
+		}, []string{"reason"}),
+		revenue: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orders_revenue_cents_total",
+			Help: "Sum of the totals of confirmed orders, in cents, by currency (cancellations are not deducted).",
+		}, []string{"currency"}),
+		settled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orders_reconciler_settlements_total",
+			Help: "Orders the reconciler settled, by outcome (released, none, already_released, cancelled).",
+		}, []string{"outcome"}),
+	}
+	for _, r := range []string{orders.ReasonOutOfStock, orders.ReasonUnknownProduct, orders.ReasonMixedCurrency, orders.ReasonTotalTooLarge} {
+		m.rejected.WithLabelValues(r)
+	}
+	for _, o := range []string{orders.SettledReleased, orders.SettledNone, orders.SettledAlreadyReleased, orders.SettledCancelled} {
+		m.settled.WithLabelValues(o)
+	}
+	reg.MustRegister(m.placed, m.cancelled, m.rejected, m.revenue, m.settled)
+	return m
+}
+
+// Placed implements orders.Metrics.
+func (m *Metrics) Placed(o orders.Order) {
+	m.placed.Inc()
+	m.revenue.WithLabelValues(o.Currency).Add(float64(o.TotalCents))
+}
+
+// Cancelled implements orders.Metrics.
+func (m *Metrics) Cancelled() { m.cancelled.Inc() }
+
+// Rejected implements orders.Metrics.
+func (m *Metrics) Rejected(reason string) { m.rejected.WithLabelValues(reason).Inc() }
+
+// Settled implements orders.Metrics.
+func (m *Metrics) Settled(outcome string) { m.settled.WithLabelValues(outcome).Inc() }

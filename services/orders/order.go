@@ -1,0 +1,98 @@
+package orders
+
+import (
+	"slices"
+	"time"
+)
+
+// Status is where an order stands in the status machine (see the package
+// documentation).
+type Status string
+
+// Statuses.
+const (
+	StatusPending    Status = "pending"    // inserted; the reservation's outcome is not known yet
+	StatusConfirmed  Status = "confirmed"  // stock reserved at catalog's prices
+	StatusRejected   Status = "rejected"   // catalog refused the reservation (stock or products missing)
+	StatusFailed     Status = "failed"     // the outcome stayed unknown; the reconciler released it
+	StatusCancelling Status = "cancelling" // cancel accepted; the stock is being released
+	StatusCancelled  Status = "cancelled"  // the stock went back to the catalog
+)
+
+// next lists the statuses each status may move to; the others are final.
+var next = map[Status][]Status{
+	StatusPending:    {StatusConfirmed, StatusRejected, StatusFailed},
+	StatusConfirmed:  {StatusCancelling},
+	StatusCancelling: {StatusCancelled},
+}
+
+// CanBecome reports whether the status machine allows s → to.
+func (s Status) CanBecome(to Status) bool {
+	return slices.Contains(next[s], to)
+}
+
+// Visible reports whether users may see an order in this status. Pending,
+// rejected and failed orders never reserved stock (or no longer hold it)
+// and were never answered with 201, so they stay internal.
+func (s Status) Visible() bool {
+	return s == StatusConfirmed || s == StatusCancelling || s == StatusCancelled
+}
+
+// Order is a user's order. Prices are integer cents in Currency, taken from
+// the catalog's reservation answer, never from the client.
+type Order struct {
+	ID         string    `json:"id"`
+	UserID     string    `json:"user_id"`
+	Status     Status    `json:"status"`
+	Items      []Item    `json:"items"`
+	TotalCents int64     `json:"total_cents"`
+	Currency   string    `json:"currency"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Item is one line of an order, as the catalog reserved it.
+type Item struct {
+	ProductID      string `json:"product_id"`
+	SKU            string `json:"sku"`
+	Name           string `json:"name"`
+	Quantity       int    `json:"quantity"`
+	UnitPriceCents int64  `json:"unit_price_cents"`
+}
+
+// Viewer is who asks: users see their own orders, admins see every order.
+type Viewer struct {
+	UserID string
+	Admin  bool
+}
+
+// CanSee reports whether v may see o. Orders of other users and internal
+// orders are answered as not found, never forbidden, so that their
+// existence does not leak.
+func (v Viewer) CanSee(o Order) bool {
+	return o.Status.Visible() && (v.Admin || o.UserID == v.UserID)
+}
+
+// Page sizes of listings.
+const (
+	DefaultLimit = 20
+	MaxLimit     = 100
+)
+
+// Cursor is the position after which a listing page starts: listings are
+// newest first, ordered by (CreatedAt, ID) descending.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// PageRequest selects one page of a user's orders.
+type PageRequest struct {
+	Limit int     // 1..MaxLimit
+	After *Cursor // nil for the first page
+}
+
+// Page is one page of orders; Next is nil on the last page.
+type Page struct {
+	Items []Order
+	Next  *Cursor
+}

@@ -1,0 +1,54 @@
+// Package postgres stores orders and idempotency keys in PostgreSQL, in the
+// schema the orders role owns.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"bazaar/orders"
+	"bazaar/platform/pg"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrate brings the orders schema up to date.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return pg.Migrate(ctx, pool, sub)
+}
+
+// Store implements orders.Store and the idempotency key store on
+// PostgreSQL.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ orders.Store = (*Store)(nil)
+
+// NewStore returns a Store using pool.
+func NewStore(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool}
+}
+
+// micros passes a duration to SQL as a number of microseconds, to be
+// written `$n::bigint * interval '1 microsecond'`.
+func micros(d time.Duration) int64 { return d.Microseconds() }
+
+// wrap names the operation and turns a lost database into a 503, keeping
+// the cause for the log.
+func wrap(op string, err error) error {
+	if u := pg.Unavailable(err); u != err {
+		return fmt.Errorf("%s: %w (%w)", op, u, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}

@@ -1,0 +1,428 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"bazaar/orders"
+	"bazaar/orders/internal/pgtest"
+	"bazaar/orders/postgres"
+	"bazaar/platform/apperr"
+)
+
+var pool *pgxpool.Pool
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctx := context.Background()
+	srv, err := pgtest.Start(ctx)
+	defer srv.Close()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if pool, err = pgxpool.New(ctx, srv.URL); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer pool.Close()
+	if err := postgres.Migrate(ctx, pool); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	// A second run must find nothing to do.
+	if err := postgres.Migrate(ctx, pool); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// newStore returns a Store over emptied tables.
+func newStore(t *testing.T) *postgres.Store {
+	t.Helper()
+	if err := pgtest.Truncate(t.Context(), pool); err != nil {
+		t.Fatal(err)
+	}
+	return postgres.NewStore(pool)
+}
+
+// mustConfirmed creates a confirmed order of user and returns it.
+func mustConfirmed(t *testing.T, s *postgres.Store, user string) orders.Order {
+	t.Helper()
+	ctx := t.Context()
+	id := orders.NewID()
+	if err := s.CreatePending(ctx, orders.Order{ID: id, UserID: user}, nil, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.Settle(ctx, id, orders.Settlement{
+		Status:     orders.StatusConfirmed,
+		Items:      []orders.Item{{ProductID: orders.NewID(), SKU: "SKU-1", Name: "Mug", Quantity: 2, UnitPriceCents: 450}},
+		TotalCents: 900,
+		Currency:   "EUR",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func TestSettleAndRead(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	o := mustConfirmed(t, s, "alice")
+	got, err := s.Order(ctx, o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(o, got); diff != "" {
+		t.Errorf("Order() differs from what Settle returned (-settled +read):\n%s", diff)
+	}
+	if got.Status != orders.StatusConfirmed || got.TotalCents != 900 || got.Currency != "EUR" || len(got.Items) != 1 {
+		t.Errorf("Order() = %+v", got)
+	}
+	if _, err := s.Settle(ctx, o.ID, orders.Settlement{Status: orders.StatusRejected, Reason: orders.ReasonOutOfStock}); !errors.Is(err, orders.ErrTakenOver) {
+		t.Errorf("settling a confirmed order again: err = %v, want ErrTakenOver", err)
+	}
+	if _, err := s.Order(ctx, orders.NewID()); apperr.Code(err) != apperr.NotFound {
+		t.Errorf("Order(unknown) err = %v, want not-found", err)
+	}
+}
+
+// A pending order the reconciler has claimed can no longer be settled by
+// its request, and two claimers never get the same order.
+func TestClaimUnsettled(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	const n = 30
+	ids := map[string]bool{}
+	for range n {
+		id := orders.NewID()
+		ids[id] = true
+		if err := s.CreatePending(ctx, orders.Order{ID: id, UserID: "alice"}, nil, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	notDue := orders.NewID()
+	if err := s.CreatePending(ctx, orders.Order{ID: notDue, UserID: "alice"}, nil, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	claimed := map[string]int{}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				batch, err := s.ClaimUnsettled(ctx, 3, time.Hour)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(batch) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, u := range batch {
+					claimed[u.ID]++
+					if u.Status != orders.StatusPending {
+						t.Errorf("claimed %s with status %q", u.ID, u.Status)
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(claimed) != n {
+		t.Errorf("claimed %d orders, want %d", len(claimed), n)
+	}
+	for id, count := range claimed {
+		if !ids[id] || count != 1 {
+			t.Errorf("order %s claimed %d times (due: %v)", id, count, ids[id])
+		}
+	}
+	for id := range ids {
+		if _, err := s.Settle(ctx, id, orders.Settlement{Status: orders.StatusRejected, Reason: orders.ReasonOutOfStock}); !errors.Is(err, orders.ErrTakenOver) {
+			t.Fatalf("settling a claimed order: err = %v, want ErrTakenOver", err)
+		}
+		if ok, err := s.Fail(ctx, id); err != nil || !ok {
+			t.Fatalf("Fail(%s) = %v, %v", id, ok, err)
+		}
+		if ok, err := s.Fail(ctx, id); err != nil || ok {
+			t.Fatalf("Fail(%s) twice = %v, %v; want false", id, ok, err)
+		}
+	}
+	if _, err := s.Settle(ctx, notDue, orders.Settlement{Status: orders.StatusRejected, Reason: orders.ReasonOutOfStock}); err != nil {
+		t.Errorf("settling an unclaimed order: %v", err)
+	}
+}
+
+func TestCancelTransitions(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	o := mustConfirmed(t, s, "alice")
+
+	if won, err := s.BeginCancel(ctx, o.ID, time.Hour); err != nil || !won {
+		t.Fatalf("BeginCancel = %v, %v; want true", won, err)
+	}
+	if won, err := s.BeginCancel(ctx, o.ID, time.Hour); err != nil || won {
+		t.Fatalf("BeginCancel while another holds it = %v, %v; want false", won, err)
+	}
+	if batch, err := s.ClaimUnsettled(ctx, 10, time.Hour); err != nil || len(batch) != 0 {
+		t.Fatalf("ClaimUnsettled during the cancel's lease = %v, %v; want none", batch, err)
+	}
+	// The request gives up: the cancellation becomes due at once.
+	if err := s.HandOff(ctx, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	batch, err := s.ClaimUnsettled(ctx, 10, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]orders.Unsettled{{ID: o.ID, Status: orders.StatusCancelling}}, batch); diff != "" {
+		t.Fatalf("ClaimUnsettled after HandOff (-want +got):\n%s", diff)
+	}
+	got, finished, err := s.FinishCancel(ctx, o.ID)
+	if err != nil || !finished || got.Status != orders.StatusCancelled {
+		t.Fatalf("FinishCancel = %v, %v, %v", got.Status, finished, err)
+	}
+	if _, finished, err := s.FinishCancel(ctx, o.ID); err != nil || finished {
+		t.Fatalf("FinishCancel twice = %v, %v; want false", finished, err)
+	}
+	if won, err := s.BeginCancel(ctx, o.ID, time.Hour); err != nil || won {
+		t.Fatalf("BeginCancel on a cancelled order = %v, %v; want false", won, err)
+	}
+}
+
+// Users list only their own orders in visible statuses; pages come newest
+// first and, even with orders arriving between pages and orders sharing a
+// creation time, never repeat or skip one.
+func TestOrdersPagination(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	var want []orders.Order // newest first
+	for range 7 {
+		want = append([]orders.Order{mustConfirmed(t, s, "alice")}, want...)
+	}
+	// Two orders with the same creation time: id breaks the tie.
+	same := time.Now().Add(-time.Hour).Truncate(time.Microsecond)
+	for range 2 {
+		o := mustConfirmed(t, s, "alice")
+		if _, err := pool.Exec(ctx, `UPDATE orders SET created_at = $2 WHERE id = $1`, o.ID, same); err != nil {
+			t.Fatal(err)
+		}
+		o.CreatedAt = same
+		want = append(want, o)
+	}
+	if want[7].ID < want[8].ID {
+		want[7], want[8] = want[8], want[7]
+	}
+	// Other users' orders and internal statuses are not listed.
+	mustConfirmed(t, s, "bob")
+	for _, st := range []orders.Settlement{{Status: orders.StatusRejected, Reason: orders.ReasonOutOfStock}, {}} {
+		id := orders.NewID()
+		if err := s.CreatePending(ctx, orders.Order{ID: id, UserID: "alice"}, nil, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if st.Status != "" {
+			if _, err := s.Settle(ctx, id, st); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	var got []orders.Order
+	p := orders.PageRequest{Limit: 3}
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("pagination does not end")
+		}
+		page, err := s.Orders(ctx, "alice", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, page.Items...)
+		if page.Next == nil {
+			break
+		}
+		// A newer order arrives between pages; it belongs before page one.
+		mustConfirmed(t, s, "alice")
+		p.After = page.Next
+	}
+	ids := func(list []orders.Order) []string {
+		var out []string
+		for _, o := range list {
+			out = append(out, o.ID)
+		}
+		return out
+	}
+	if diff := cmp.Diff(ids(want), ids(got)); diff != "" {
+		t.Errorf("listed ids (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want[0], got[0]); diff != "" {
+		t.Errorf("first order (-want +got):\n%s", diff)
+	}
+
+	bob, err := s.Orders(ctx, "bob", orders.PageRequest{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bob.Items) != 1 || bob.Items[0].UserID != "bob" || bob.Next != nil {
+		t.Errorf("bob's orders = %+v", bob)
+	}
+}
+
+// Twenty concurrent requests with one key: exactly one wins the claim, the
+// others are told the key is in flight; after completion the response is
+// replayed; another body is refused.
+func TestClaimKeyRace(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	hash := []byte("hash-a")
+	const n = 20
+	var wg sync.WaitGroup
+	claims := make(chan orders.KeyClaim, n)
+	var inFlight, other int
+	var mu sync.Mutex
+	for range n {
+		wg.Go(func() {
+			claim, stored, err := s.ClaimKey(ctx, "alice", "key-1", hash, time.Hour, time.Minute)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil && stored == nil:
+				claims <- claim
+			case errors.Is(err, orders.ErrKeyInFlight):
+				inFlight++
+			default:
+				other++
+				t.Errorf("ClaimKey = %+v, %v", stored, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(claims)
+	if len(claims) != 1 || inFlight != n-1 {
+		t.Fatalf("%d winners and %d in flight; want 1 and %d", len(claims), inFlight, n-1)
+	}
+	claim := <-claims
+
+	// The claim links the order its request creates.
+	o := orders.Order{ID: orders.NewID(), UserID: "alice"}
+	if err := s.CreatePending(ctx, o, &claim, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ClaimKey(ctx, "alice", "key-1", []byte("hash-b"), time.Hour, time.Minute); !errors.Is(err, orders.ErrKeyReused) {
+		t.Errorf("another body while in flight: err = %v, want ErrKeyReused", err)
+	}
+	if err := s.CompleteKey(ctx, claim, 201, []byte(`{"id":"x"}`)); err != nil {
+		t.Fatal(err)
+	}
+	_, stored, err := s.ClaimKey(ctx, "alice", "key-1", hash, time.Hour, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&orders.StoredResponse{Status: 201, Body: []byte(`{"id":"x"}`)}, stored); diff != "" {
+		t.Errorf("replay (-want +got):\n%s", diff)
+	}
+	if _, _, err := s.ClaimKey(ctx, "alice", "key-1", []byte("hash-b"), time.Hour, time.Minute); !errors.Is(err, orders.ErrKeyReused) {
+		t.Errorf("another body: err = %v, want ErrKeyReused", err)
+	}
+	// Keys are per user.
+	if _, stored, err := s.ClaimKey(ctx, "bob", "key-1", hash, time.Hour, time.Minute); err != nil || stored != nil {
+		t.Errorf("bob's first use of the same key = %+v, %v; want a claim", stored, err)
+	}
+}
+
+func TestReleasedAndExpiredKeys(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	hash := []byte("h")
+
+	// A request whose outcome was unknown releases its key: a retry runs.
+	first, _, err := s.ClaimKey(ctx, "alice", "k", hash, time.Hour, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseKey(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	second, stored, err := s.ClaimKey(ctx, "alice", "k", hash, time.Hour, time.Minute)
+	if err != nil || stored != nil || second.Token == first.Token {
+		t.Fatalf("claim after release = %+v, %+v, %v", second, stored, err)
+	}
+	// The first request lost the key: it can neither store nor link.
+	if err := s.CreatePending(ctx, orders.Order{ID: orders.NewID(), UserID: "alice"}, &first, time.Minute); !errors.Is(err, orders.ErrKeyInFlight) {
+		t.Errorf("CreatePending with a lost claim: err = %v, want ErrKeyInFlight", err)
+	}
+
+	// An expired key is claimed anew, even with another body, and purged.
+	if _, _, err := s.ClaimKey(ctx, "alice", "old", hash, time.Millisecond, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if _, stored, err := s.ClaimKey(ctx, "alice", "old", []byte("other"), time.Millisecond, time.Minute); err != nil || stored != nil {
+		t.Fatalf("claim of an expired key = %+v, %v", stored, err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if n, err := s.PurgeKeys(ctx, 100); err != nil || n != 1 {
+		t.Errorf("PurgeKeys = %d, %v; want 1", n, err)
+	}
+}
+
+// A request that died holding its key (no answer within the lease) loses
+// it: a retry takes over, and resumes the order if it was confirmed.
+func TestAbandonedKeys(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	hash := []byte("h")
+
+	dead, _, err := s.ClaimKey(ctx, "alice", "k1", hash, time.Hour, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := orders.Order{ID: orders.NewID(), UserID: "alice"}
+	if err := s.CreatePending(ctx, o, &dead, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Settle(ctx, o.ID, orders.Settlement{Status: orders.StatusConfirmed, TotalCents: 1, Currency: "EUR"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	retry, stored, err := s.ClaimKey(ctx, "alice", "k1", hash, time.Hour, time.Minute)
+	if err != nil || stored != nil || retry.Resume != o.ID {
+		t.Fatalf("retry of a dead confirmed request = %+v, %+v, %v; want Resume %s", retry, stored, err, o.ID)
+	}
+	if err := s.CompleteKey(ctx, dead, 500, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ClaimKey(ctx, "alice", "k1", hash, time.Hour, time.Minute); !errors.Is(err, orders.ErrKeyInFlight) {
+		t.Errorf("a dead request's late write must not complete the key: err = %v, want ErrKeyInFlight", err)
+	}
+
+	// A dead request whose order never got confirmed: the retry runs anew.
+	dead, _, err = s.ClaimKey(ctx, "alice", "k2", hash, time.Hour, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreatePending(ctx, orders.Order{ID: orders.NewID(), UserID: "alice"}, &dead, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	retry, stored, err = s.ClaimKey(ctx, "alice", "k2", hash, time.Hour, time.Minute)
+	if err != nil || stored != nil || retry.Resume != "" || retry.Token == dead.Token {
+		t.Fatalf("retry of a dead pending request = %+v, %+v, %v; want a fresh claim", retry, stored, err)
+	}
+}
