@@ -44,11 +44,7 @@ func NewStore(pool *pgxpool.Pool) *Store {
 // written `$n::bigint * interval '1 microsecond'`.
 func micros(d time.Duration) int64 { return d.Microseconds() }
 
-// wrap names the operation and turns a lost database into a 503, keeping
-// the cause for the log.
+// wrap names the operation and turns a lost database into a 503.
 func wrap(op string, err error) error {
-	if u := pg.Unavailable(err); u != err {
-		return fmt.Errorf("%s: %w (%w)", op, u, err)
-	}
-	return fmt.Errorf("%s: %w", op, err)
+	return fmt.Errorf("%s: %w", op, pg.Unavailable(err))
 }

@@ -53,8 +53,11 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*pgxpool.Poo
 	}
 }
 
+var errDatabaseUnavailable = &apperr.Error{Code: apperr.Unavailable, Message: "The database is unavailable; try again shortly."}
+
 // Unavailable wraps err as an apperr.Unavailable when it says the database
-// could not be reached, so callers answer 503 rather than 500.
+// could not be reached, so callers answer 503 rather than 500. The cause
+// stays in the chain for the log.
 func Unavailable(err error) error {
 	if err == nil {
 		return nil
@@ -62,7 +65,7 @@ func Unavailable(err error) error {
 	var netErr net.Error
 	var connectErr *pgconn.ConnectError
 	if errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) || pgconn.SafeToRetry(err) {
-		return &apperr.Error{Code: apperr.Unavailable, Message: "The database is unavailable; try again shortly."}
+		return fmt.Errorf("%w (%w)", errDatabaseUnavailable, err)
 	}
 	return err
 }
