@@ -1,0 +1,359 @@
+package http
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"bazaar/catalog"
+	"bazaar/platform/apperr"
+	"bazaar/platform/auth"
+	"bazaar/platform/web"
+)
+
+// fakeProducts answers with canned values and records what it was asked.
+type fakeProducts struct {
+	page    catalog.ProductPage
+	filter  catalog.ProductFilter
+	product catalog.Product
+	err     error
+	calls   int
+}
+
+func (f *fakeProducts) FindProducts(_ context.Context, filter catalog.ProductFilter) (catalog.ProductPage, error) {
+	f.calls++
+	f.filter = filter
+	return f.page, f.err
+}
+
+func (f *fakeProducts) FindProduct(context.Context, string) (catalog.Product, error) {
+	f.calls++
+	return f.product, f.err
+}
+
+func (f *fakeProducts) FindCategories(context.Context) ([]catalog.Category, error) {
+	f.calls++
+	return nil, f.err
+}
+
+func (f *fakeProducts) CreateProduct(_ context.Context, in catalog.ProductInput) (catalog.Product, error) {
+	f.calls++
+	if err := in.ValidateCreate(); err != nil {
+		return catalog.Product{}, err
+	}
+	return f.product, f.err
+}
+
+func (f *fakeProducts) UpdateProduct(_ context.Context, _ string, in catalog.ProductInput) (catalog.Product, error) {
+	f.calls++
+	if err := in.ValidateUpdate(); err != nil {
+		return catalog.Product{}, err
+	}
+	return f.product, f.err
+}
+
+func (f *fakeProducts) DeleteProduct(context.Context, string) error {
+	f.calls++
+	return f.err
+}
+
+// tokens signs access tokens that the test server's verifier accepts.
+type tokens struct {
+	kid  string
+	priv ed25519.PrivateKey
+}
+
+func newTokens(t *testing.T) (*tokens, *auth.Verifier) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid := auth.KeyID(pub)
+	return &tokens{kid: kid, priv: priv}, &auth.Verifier{Keys: auth.StaticKeys{kid: pub}}
+}
+
+func (k *tokens) sign(t *testing.T, role string) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, auth.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   "0190a5b4-0000-7000-8000-000000000001",
+			Issuer:    auth.Issuer,
+			Audience:  jwt.ClaimStrings{auth.Audience},
+			ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Minute)),
+		},
+		Role: role,
+	})
+	tok.Header["kid"] = k.kid
+	s, err := tok.SignedString(k.priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newTestServer(t *testing.T, products catalog.ProductService, verifier *auth.Verifier) *web.Server {
+	t.Helper()
+	if verifier == nil {
+		_, verifier = newTokens(t)
+	}
+	s := web.NewServer(web.Config{Service: "catalog"}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	(&Handler{Products: products, Verifier: verifier}).Register(s.API)
+	return s
+}
+
+func do(t *testing.T, s *web.Server, method, target, token, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	s.API.ServeHTTP(rec, req)
+	return rec
+}
+
+func problem(t *testing.T, rec *httptest.ResponseRecorder) web.Problem {
+	t.Helper()
+	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type = %q, want application/problem+json (status %d, body %s)", ct, rec.Code, rec.Body)
+	}
+	var p web.Problem
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestListProductsValidatesQuery(t *testing.T) {
+	for name, c := range map[string]struct {
+		query, field string
+	}{
+		"limit zero":        {"limit=0", "limit"},
+		"limit too big":     {"limit=101", "limit"},
+		"limit not integer": {"limit=ten", "limit"},
+		"limit overflow":    {"limit=99999999999999999999", "limit"},
+		"q too long":        {"q=" + strings.Repeat("a", 201), "q"},
+		"q with NUL":        {"q=a%00b", "q"},
+		"q not UTF-8":       {"q=%ff", "q"},
+		"bad category":      {"category=Home%20Garden", "category"},
+		"forged cursor":     {"cursor=abc", "cursor"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			products := &fakeProducts{}
+			rec := do(t, newTestServer(t, products, nil), http.MethodGet, "/api/catalog/products?"+c.query, "", "")
+			p := problem(t, rec)
+			if rec.Code != http.StatusBadRequest || len(p.Errors) != 1 || p.Errors[0].Field != c.field {
+				t.Errorf("status %d, errors %+v; want 400 on %s", rec.Code, p.Errors, c.field)
+			}
+			if products.calls != 0 {
+				t.Error("the store was asked")
+			}
+		})
+	}
+}
+
+func TestListProductsPages(t *testing.T) {
+	next := "0190a5b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b"
+	products := &fakeProducts{page: catalog.ProductPage{Items: []catalog.Product{{ID: next}}, Next: next}}
+	s := newTestServer(t, products, nil)
+	rec := do(t, s, http.MethodGet, "/api/catalog/products?q=+tea+pot+&category=kitchen&limit=1", "", "")
+	var body struct {
+		Items      []catalog.Product `json:"items"`
+		NextCursor *string           `json:"next_cursor"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != http.StatusOK || body.NextCursor == nil {
+		t.Fatalf("status %d, body %s", rec.Code, rec.Body)
+	}
+	if want := (catalog.ProductFilter{Query: "tea pot", Category: "kitchen", Limit: 1}); products.filter != want {
+		t.Errorf("filter = %+v, want %+v", products.filter, want)
+	}
+	do(t, s, http.MethodGet, "/api/catalog/products?cursor="+*body.NextCursor, "", "")
+	if products.filter.After != next || products.filter.Limit != catalog.DefaultLimit {
+		t.Errorf("filter from the cursor = %+v, want after %s with the default limit", products.filter, next)
+	}
+
+	products.page = catalog.ProductPage{}
+	rec = do(t, s, http.MethodGet, "/api/catalog/products", "", "")
+	if got := strings.TrimSpace(rec.Body.String()); got != `{"items":[],"next_cursor":null}` {
+		t.Errorf("last empty page = %s", got)
+	}
+}
+
+func TestGetProduct(t *testing.T) {
+	id := "0190a5b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b"
+	products := &fakeProducts{product: catalog.Product{ID: id, SKU: "A"}}
+	s := newTestServer(t, products, nil)
+	rec := do(t, s, http.MethodGet, "/api/catalog/products/"+id, "", "")
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"sku":"A"`) {
+		t.Errorf("GET = %d %s", rec.Code, rec.Body)
+	}
+	for _, bad := range []string{"abc", "1", "0190a5b4-1c2d-7e3f-8a4b-5c6d7e8f9a0", "%27%20OR%201=1"} {
+		rec := do(t, s, http.MethodGet, "/api/catalog/products/"+bad, "", "")
+		if p := problem(t, rec); rec.Code != http.StatusNotFound || p.Type != "/problems/not-found" {
+			t.Errorf("GET %s = %d %+v, want 404", bad, rec.Code, p)
+		}
+	}
+	if products.calls != 1 {
+		t.Errorf("store asked %d times, want once (malformed ids are not looked up)", products.calls)
+	}
+}
+
+func TestAdminRoutes(t *testing.T) {
+	keys, verifier := newTokens(t)
+	other, _ := newTokens(t)
+	id := "0190a5b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b"
+	valid := `{"sku":"A-1","name":"A","price_cents":100,"stock":1,"category":"misc"}`
+	admin, customer := keys.sign(t, auth.RoleAdmin), keys.sign(t, auth.RoleCustomer)
+	for _, c := range []struct {
+		name, method, target, token, body string
+		status                            int
+	}{
+		{"create without token", http.MethodPost, "/api/catalog/products", "", valid, http.StatusUnauthorized},
+		{"create with a foreign key", http.MethodPost, "/api/catalog/products", other.sign(t, auth.RoleAdmin), valid, http.StatusUnauthorized},
+		{"create as customer", http.MethodPost, "/api/catalog/products", customer, valid, http.StatusForbidden},
+		{"create", http.MethodPost, "/api/catalog/products", admin, valid, http.StatusCreated},
+		{"create invalid", http.MethodPost, "/api/catalog/products", admin, `{"sku":"A 1"}`, http.StatusBadRequest},
+		{"create unknown field", http.MethodPost, "/api/catalog/products", admin, `{"sku":"A-1","colour":"red"}`, http.StatusBadRequest},
+		{"create not JSON", http.MethodPost, "/api/catalog/products", admin, `sku=A-1`, http.StatusBadRequest},
+		{"update as customer", http.MethodPatch, "/api/catalog/products/" + id, customer, `{"stock":2}`, http.StatusForbidden},
+		{"update", http.MethodPatch, "/api/catalog/products/" + id, admin, `{"stock":2}`, http.StatusOK},
+		{"update nothing", http.MethodPatch, "/api/catalog/products/" + id, admin, `{}`, http.StatusBadRequest},
+		{"update float stock", http.MethodPatch, "/api/catalog/products/" + id, admin, `{"stock":2.5}`, http.StatusBadRequest},
+		{"update bad id", http.MethodPatch, "/api/catalog/products/nope", admin, `{"stock":2}`, http.StatusNotFound},
+		{"delete without token", http.MethodDelete, "/api/catalog/products/" + id, "", "", http.StatusUnauthorized},
+		{"delete as customer", http.MethodDelete, "/api/catalog/products/" + id, customer, "", http.StatusForbidden},
+		{"delete bad id", http.MethodDelete, "/api/catalog/products/nope", admin, "", http.StatusNotFound},
+		{"delete", http.MethodDelete, "/api/catalog/products/" + id, admin, "", http.StatusNoContent},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := do(t, newTestServer(t, &fakeProducts{product: catalog.Product{ID: id}}, verifier), c.method, c.target, c.token, c.body)
+			if rec.Code != c.status {
+				t.Fatalf("status = %d, want %d (%s)", rec.Code, c.status, rec.Body)
+			}
+			if c.status >= 400 {
+				problem(t, rec)
+			}
+			if c.status == http.StatusCreated && rec.Header().Get("Location") != "/api/catalog/products/"+id {
+				t.Errorf("Location = %q", rec.Header().Get("Location"))
+			}
+		})
+	}
+}
+
+func TestStoreErrorsBecomeProblems(t *testing.T) {
+	keys, verifier := newTokens(t)
+	for code, status := range map[string]int{
+		apperr.Conflict:    http.StatusConflict,
+		apperr.Unavailable: http.StatusServiceUnavailable,
+		apperr.NotFound:    http.StatusNotFound,
+	} {
+		products := &fakeProducts{err: apperr.Errorf(code, "from the store")}
+		body := `{"sku":"A-1","name":"A","price_cents":100,"stock":1,"category":"misc"}`
+		rec := do(t, newTestServer(t, products, verifier), http.MethodPost, "/api/catalog/products", keys.sign(t, auth.RoleAdmin), body)
+		want := web.Problem{Type: "/problems/" + code, Title: http.StatusText(status), Status: status, Detail: "from the store"}
+		if diff := cmp.Diff(want, problem(t, rec)); diff != "" || rec.Code != status {
+			t.Errorf("%s: status %d (-want +got):\n%s", code, rec.Code, diff)
+		}
+	}
+}
+
+// fakeReservations answers with a canned reservation or error.
+type fakeReservations struct {
+	res catalog.Reservation
+	err error
+}
+
+func (f *fakeReservations) Reserve(context.Context, catalog.ReservationRequest) (catalog.Reservation, error) {
+	return f.res, f.err
+}
+
+func (f *fakeReservations) Release(context.Context, string) (catalog.Reservation, error) {
+	return f.res, f.err
+}
+
+func (f *fakeReservations) FindReservation(context.Context, string) (catalog.Reservation, error) {
+	return f.res, f.err
+}
+
+func TestInternalReservations(t *testing.T) {
+	order := "0190a5b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b"
+	reserved := catalog.Reservation{OrderID: order, Status: catalog.StatusReserved, Items: []catalog.ReservedItem{
+		{ProductID: order, SKU: "A", Name: "A", Quantity: 3, UnitPriceCents: 100, Currency: "USD"},
+	}}
+	body := `{"order_id":"` + order + `","items":[{"product_id":"` + order + `","quantity":3}]}`
+	for _, c := range []struct {
+		name, method, target, body string
+		svc                        *fakeReservations
+		status                     int
+		outcome                    string
+	}{
+		{"reserve", http.MethodPost, "/internal/reservations", body, &fakeReservations{res: reserved}, http.StatusOK, "reserved"},
+		{"replay", http.MethodPost, "/internal/reservations", body, &fakeReservations{res: catalog.Reservation{OrderID: order, Status: catalog.StatusReserved, Items: reserved.Items, Replayed: true}}, http.StatusOK, "replayed"},
+		{"malformed", http.MethodPost, "/internal/reservations", `{"order_id":`, &fakeReservations{}, http.StatusBadRequest, "invalid"},
+		{"out of stock", http.MethodPost, "/internal/reservations", body, &fakeReservations{err: apperr.Errorf(apperr.OutOfStock, "no")}, http.StatusConflict, "out_of_stock"},
+		{"unknown product", http.MethodPost, "/internal/reservations", body, &fakeReservations{err: apperr.Errorf(apperr.Unprocessable, "no")}, http.StatusUnprocessableEntity, "unknown_product"},
+		{"released order", http.MethodPost, "/internal/reservations", body, &fakeReservations{err: apperr.Errorf(apperr.Conflict, "no")}, http.StatusConflict, "order_released"},
+		{"release", http.MethodPost, "/internal/reservations/" + order + "/release", "", &fakeReservations{res: catalog.Reservation{OrderID: order, Status: catalog.StatusReleased, Items: reserved.Items}}, http.StatusOK, ""},
+		{"get", http.MethodGet, "/internal/reservations/" + order, "", &fakeReservations{res: reserved}, http.StatusOK, ""},
+		{"get unknown", http.MethodGet, "/internal/reservations/" + order, "", &fakeReservations{err: catalog.ReservationNotFound(order)}, http.StatusNotFound, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := web.NewServer(web.Config{Service: "catalog"}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+			h := NewInternal(c.svc, s.Registry)
+			h.Register(s.Internal)
+			req := httptest.NewRequest(c.method, c.target, strings.NewReader(c.body))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			s.Internal.ServeHTTP(rec, req)
+			if rec.Code != c.status {
+				t.Fatalf("status = %d, want %d (%s)", rec.Code, c.status, rec.Body)
+			}
+			if c.status == http.StatusOK {
+				var got catalog.Reservation
+				if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got.OrderID != order || len(got.Items) != 1 {
+					t.Errorf("body = %s", rec.Body)
+				}
+			} else {
+				problem(t, rec)
+			}
+			if c.outcome != "" {
+				if n := testutil.ToFloat64(h.metrics.reservations.WithLabelValues(c.outcome)); n != 1 {
+					t.Errorf("reservations{outcome=%s} = %v, want 1", c.outcome, n)
+				}
+			}
+		})
+	}
+}
+
+func TestReservationUnitsCounted(t *testing.T) {
+	s := web.NewServer(web.Config{Service: "catalog"}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	svc := &fakeReservations{res: catalog.Reservation{Status: catalog.StatusReleased, Items: []catalog.ReservedItem{{Quantity: 2}, {Quantity: 5}}}}
+	h := NewInternal(svc, s.Registry)
+	h.metrics.released(svc.res, nil)
+	h.metrics.released(catalog.Reservation{Status: catalog.StatusReleased, Items: []catalog.ReservedItem{}}, nil)
+	h.metrics.reserved(svc.res, nil)
+	if got := testutil.ToFloat64(h.metrics.unitsReleased); got != 7 {
+		t.Errorf("units released = %v, want 7", got)
+	}
+	if got := testutil.ToFloat64(h.metrics.unitsReserved); got != 7 {
+		t.Errorf("units reserved = %v, want 7", got)
+	}
+	if got := testutil.ToFloat64(h.metrics.releases.WithLabelValues("tombstone")); got != 1 {
+		t.Errorf("tombstones = %v, want 1", got)
+	}
+}

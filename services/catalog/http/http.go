@@ -1,0 +1,168 @@
+// Package http serves the catalog's API with echo: the public routes under
+// /api/catalog that nginx proxies, and the internal stock reservation routes
+// that only other services reach.
+package http
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"bazaar/catalog"
+	"bazaar/platform/apperr"
+	"bazaar/platform/auth"
+	"bazaar/platform/web"
+)
+
+// Handler holds the catalog's public HTTP handlers.
+type Handler struct {
+	Products catalog.ProductService
+	// Verifier checks the access tokens of the admin routes.
+	Verifier *auth.Verifier
+}
+
+// Register mounts the public routes on e.
+func (h *Handler) Register(e *echo.Echo) {
+	admin := []echo.MiddlewareFunc{web.Authenticate(h.Verifier), web.RequireAdmin}
+	g := e.Group("/api/catalog")
+	g.GET("/openapi.json", serveSpec)
+	g.GET("/products", h.listProducts)
+	g.POST("/products", h.createProduct, admin...)
+	g.GET("/products/:id", h.getProduct)
+	g.PATCH("/products/:id", h.updateProduct, admin...)
+	g.DELETE("/products/:id", h.deleteProduct, admin...)
+	g.GET("/categories", h.listCategories)
+}
+
+type productPage struct {
+	Items      []catalog.Product `json:"items"`
+	NextCursor *string           `json:"next_cursor"`
+}
+
+func (h *Handler) listProducts(c echo.Context) error {
+	f := catalog.ProductFilter{
+		Query:    strings.TrimSpace(c.QueryParam("q")),
+		Category: c.QueryParam("category"),
+		Limit:    catalog.DefaultLimit,
+	}
+	if s := c.QueryParam("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			n = 0 // out of range: Validate says what a limit must be
+		}
+		f.Limit = n
+	}
+	if s := c.QueryParam("cursor"); s != "" {
+		after, ok := decodeCursor(s)
+		if !ok {
+			return &apperr.Error{Code: apperr.Invalid, Message: "The request has invalid fields.",
+				Fields: []apperr.FieldError{{Field: "cursor", Message: "is not a cursor returned by this API"}}}
+		}
+		f.After = after
+	}
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	page, err := h.Products.FindProducts(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	out := productPage{Items: page.Items}
+	if out.Items == nil {
+		out.Items = []catalog.Product{}
+	}
+	if page.Next != "" {
+		next := encodeCursor(page.Next)
+		out.NextCursor = &next
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (h *Handler) getProduct(c echo.Context) error {
+	id := c.Param("id")
+	if !catalog.ValidID(id) {
+		return catalog.ProductNotFound(id)
+	}
+	p, err := h.Products.FindProduct(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+func (h *Handler) createProduct(c echo.Context) error {
+	var in catalog.ProductInput
+	if err := web.BindJSON(c, &in); err != nil {
+		return err
+	}
+	p, err := h.Products.CreateProduct(c.Request().Context(), in)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/api/catalog/products/"+p.ID)
+	return c.JSON(http.StatusCreated, p)
+}
+
+func (h *Handler) updateProduct(c echo.Context) error {
+	id := c.Param("id")
+	if !catalog.ValidID(id) {
+		return catalog.ProductNotFound(id)
+	}
+	var in catalog.ProductInput
+	if err := web.BindJSON(c, &in); err != nil {
+		return err
+	}
+	p, err := h.Products.UpdateProduct(c.Request().Context(), id, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+func (h *Handler) deleteProduct(c echo.Context) error {
+	id := c.Param("id")
+	if !catalog.ValidID(id) {
+		return catalog.ProductNotFound(id)
+	}
+	if err := h.Products.DeleteProduct(c.Request().Context(), id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *Handler) listCategories(c echo.Context) error {
+	cats, err := h.Products.FindCategories(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	if cats == nil {
+		cats = []catalog.Category{}
+	}
+	return c.JSON(http.StatusOK, cats)
+}
+
+// Cursors are opaque to clients: the last id of a page, versioned and
+// base64url-encoded so the format can change without breaking old links.
+const cursorVersion = "v1:"
+
+func encodeCursor(afterID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorVersion + afterID))
+}
+
+// decodeCursor accepts exactly the cursors encodeCursor makes: any other
+// spelling (padding, other alphabets, uppercase ids, stray bits) is refused,
+// so that a cursor is never a way to send arbitrary input to the store.
+func decodeCursor(s string) (string, bool) {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return "", false
+	}
+	id, ok := strings.CutPrefix(string(b), cursorVersion)
+	if !ok || !catalog.ValidID(id) || encodeCursor(id) != s || id != catalog.NormalizeID(id) {
+		return "", false
+	}
+	return id, true
+}

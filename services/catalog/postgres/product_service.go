@@ -1,0 +1,234 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"bazaar/catalog"
+	"bazaar/platform/apperr"
+	"bazaar/platform/pg"
+)
+
+// ProductService implements catalog.ProductService on PostgreSQL.
+type ProductService struct {
+	pool *pgxpool.Pool
+}
+
+var _ catalog.ProductService = (*ProductService)(nil)
+
+// NewProductService returns a ProductService using pool.
+func NewProductService(pool *pgxpool.Pool) *ProductService {
+	return &ProductService{pool: pool}
+}
+
+const productColumns = `id::text, sku, name, description, price_cents, currency, stock, category, created_at, updated_at`
+
+// scanProduct reads the productColumns of a row. Times are made UTC so that
+// a product reads the same from the database and from the cache.
+func scanProduct(row pgx.Row) (catalog.Product, error) {
+	var p catalog.Product
+	err := row.Scan(&p.ID, &p.SKU, &p.Name, &p.Description, &p.PriceCents, &p.Currency, &p.Stock, &p.Category, &p.CreatedAt, &p.UpdatedAt)
+	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
+	return p, err
+}
+
+func collectProducts(rows pgx.Rows) ([]catalog.Product, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Product, error) { return scanProduct(r) })
+}
+
+// FindProducts returns one page of products in id order. Ids are UUIDv7, so
+// this is creation order, and paging on "id > last id of the page" (keyset)
+// never repeats or skips a product however many are inserted meanwhile.
+func (s *ProductService) FindProducts(ctx context.Context, f catalog.ProductFilter) (catalog.ProductPage, error) {
+	if err := f.Validate(); err != nil {
+		return catalog.ProductPage{}, err
+	}
+	args := pgx.NamedArgs{"limit": f.Limit + 1}
+	where := "deleted_at IS NULL"
+	if f.Query != "" {
+		where += " AND search @@ websearch_to_tsquery('english', @q)"
+		args["q"] = f.Query
+	}
+	if f.Category != "" {
+		where += " AND category = @category"
+		args["category"] = f.Category
+	}
+	if f.After != "" {
+		where += " AND id > @after"
+		args["after"] = f.After
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+productColumns+` FROM products WHERE `+where+` ORDER BY id LIMIT @limit`, args)
+	if err != nil {
+		return catalog.ProductPage{}, fmt.Errorf("find products: %w", pg.Unavailable(err))
+	}
+	items, err := collectProducts(rows)
+	if err != nil {
+		return catalog.ProductPage{}, fmt.Errorf("find products: %w", pg.Unavailable(err))
+	}
+	page := catalog.ProductPage{Items: items}
+	if len(items) > f.Limit {
+		page.Items = items[:f.Limit]
+		page.Next = page.Items[f.Limit-1].ID
+	}
+	return page, nil
+}
+
+// FindProduct returns the product with id, or a NotFound error.
+func (s *ProductService) FindProduct(ctx context.Context, id string) (catalog.Product, error) {
+	if !catalog.ValidID(id) {
+		return catalog.Product{}, catalog.ProductNotFound(id)
+	}
+	p, err := scanProduct(s.pool.QueryRow(ctx, `SELECT `+productColumns+` FROM products WHERE id = $1 AND deleted_at IS NULL`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return catalog.Product{}, catalog.ProductNotFound(id)
+	}
+	if err != nil {
+		return catalog.Product{}, fmt.Errorf("find product: %w", pg.Unavailable(err))
+	}
+	return p, nil
+}
+
+// FindProductsByID returns the live products among ids, in no particular
+// order; ids that name none are left out.
+func (s *ProductService) FindProductsByID(ctx context.Context, ids []string) ([]catalog.Product, error) {
+	valid := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if catalog.ValidID(id) {
+			valid = append(valid, id)
+		}
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+productColumns+` FROM products WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL`, valid)
+	if err != nil {
+		return nil, fmt.Errorf("find products by id: %w", pg.Unavailable(err))
+	}
+	items, err := collectProducts(rows)
+	if err != nil {
+		return nil, fmt.Errorf("find products by id: %w", pg.Unavailable(err))
+	}
+	return items, nil
+}
+
+// FindCategories returns every category with its number of live products.
+func (s *ProductService) FindCategories(ctx context.Context) ([]catalog.Category, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT c.slug, c.name, count(p.id)
+		FROM categories c LEFT JOIN products p ON p.category = c.slug AND p.deleted_at IS NULL
+		GROUP BY c.slug, c.name ORDER BY c.name, c.slug`)
+	if err != nil {
+		return nil, fmt.Errorf("find categories: %w", pg.Unavailable(err))
+	}
+	cats, err := pgx.CollectRows(rows, pgx.RowToStructByPos[catalog.Category])
+	if err != nil {
+		return nil, fmt.Errorf("find categories: %w", pg.Unavailable(err))
+	}
+	return cats, nil
+}
+
+// CreateProduct stores a new product, creating its category if needed. Its
+// id is a UUIDv7 made here, so id order is creation order.
+func (s *ProductService) CreateProduct(ctx context.Context, in catalog.ProductInput) (catalog.Product, error) {
+	if err := in.ValidateCreate(); err != nil {
+		return catalog.Product{}, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return catalog.Product{}, fmt.Errorf("create product: %w", err)
+	}
+	p := in.Apply(catalog.Product{ID: id.String(), Currency: catalog.DefaultCurrency})
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := ensureCategory(ctx, tx, p.Category, in.CategoryName); err != nil {
+			return err
+		}
+		p, err = scanProduct(tx.QueryRow(ctx, `
+			INSERT INTO products (id, sku, name, description, price_cents, currency, stock, category)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			RETURNING `+productColumns,
+			p.ID, p.SKU, p.Name, p.Description, p.PriceCents, p.Currency, p.Stock, p.Category))
+		return err
+	})
+	if err != nil {
+		return catalog.Product{}, writeError("create product", in, err)
+	}
+	return p, nil
+}
+
+// UpdateProduct changes the fields present in in. The row is locked while
+// the change is applied so that it never overwrites a concurrent stock
+// reservation with a stale count.
+func (s *ProductService) UpdateProduct(ctx context.Context, id string, in catalog.ProductInput) (catalog.Product, error) {
+	if !catalog.ValidID(id) {
+		return catalog.Product{}, catalog.ProductNotFound(id)
+	}
+	if err := in.ValidateUpdate(); err != nil {
+		return catalog.Product{}, err
+	}
+	var p catalog.Product
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		old, err := scanProduct(tx.QueryRow(ctx, `SELECT `+productColumns+` FROM products WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return catalog.ProductNotFound(id)
+		}
+		if err != nil {
+			return err
+		}
+		p = in.Apply(old)
+		if in.Category != nil {
+			if err := ensureCategory(ctx, tx, p.Category, in.CategoryName); err != nil {
+				return err
+			}
+		}
+		p, err = scanProduct(tx.QueryRow(ctx, `
+			UPDATE products SET sku = $2, name = $3, description = $4, price_cents = $5, currency = $6,
+				stock = $7, category = $8, updated_at = now()
+			WHERE id = $1
+			RETURNING `+productColumns,
+			id, p.SKU, p.Name, p.Description, p.PriceCents, p.Currency, p.Stock, p.Category))
+		return err
+	})
+	if err != nil {
+		return catalog.Product{}, writeError("update product", in, err)
+	}
+	return p, nil
+}
+
+// DeleteProduct soft-deletes a product: it leaves listings, counts and its
+// SKU, but reservations that name it keep a valid reference.
+func (s *ProductService) DeleteProduct(ctx context.Context, id string) error {
+	if !catalog.ValidID(id) {
+		return catalog.ProductNotFound(id)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE products SET deleted_at = now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL`, id)
+	if err != nil {
+		return fmt.Errorf("delete product: %w", pg.Unavailable(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return catalog.ProductNotFound(id)
+	}
+	return nil
+}
+
+// ensureCategory creates the category slug unless it exists, named name or,
+// without one, after its slug.
+func ensureCategory(ctx context.Context, tx pgx.Tx, slug string, name *string) error {
+	n := catalog.CategoryNameFromSlug(slug)
+	if name != nil {
+		n = strings.TrimSpace(*name)
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO categories (slug, name) VALUES ($1, $2) ON CONFLICT (slug) DO NOTHING`, slug, n)
+	return err
+}
+
+// writeError maps the errors of a product write of in: a duplicate live
+// SKU is a Conflict, the rest goes through storeError.
+func writeError(op string, in catalog.ProductInput, err error) error {
+	if isUniqueViolation(err, "products_sku_key") && in.SKU != nil {
+		return apperr.Errorf(apperr.Conflict, "A product with SKU %q already exists.", *in.SKU)
+	}
+	return storeError(op, err)
+}

@@ -1,0 +1,119 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+
+	"bazaar/platform/apperr"
+)
+
+// Reservation statuses. A released reservation with no items is a tombstone:
+// a release that arrived before (or instead of) its reservation, which makes
+// any later reservation under the same order id fail.
+const (
+	StatusReserved = "reserved"
+	StatusReleased = "released"
+)
+
+// Limits of a reservation request.
+const (
+	MaxReservationLines = 100
+	MaxLineQuantity     = 1000
+)
+
+// ReservationRequest asks to take stock for every line of an order, all or
+// nothing. OrderID makes it idempotent.
+type ReservationRequest struct {
+	OrderID string            `json:"order_id"`
+	Items   []ReservationLine `json:"items"`
+}
+
+// ReservationLine is one product and how many units of it to reserve.
+type ReservationLine struct {
+	ProductID string `json:"product_id"`
+	Quantity  int    `json:"quantity"`
+}
+
+// Normalize validates r and returns it with its ids in canonical lowercase
+// form. Malformed requests are Invalid. A product id that is not a UUID is
+// Unprocessable, as an unknown product is: callers pass their clients' ids
+// through, whatever their form.
+func (r ReservationRequest) Normalize() (ReservationRequest, error) {
+	var v apperr.Validation
+	v.Check(ValidID(r.OrderID), "order_id", "must be a UUID")
+	v.Check(len(r.Items) >= 1 && len(r.Items) <= MaxReservationLines, "items", "must hold 1 to 100 lines")
+	out := ReservationRequest{OrderID: NormalizeID(r.OrderID), Items: make([]ReservationLine, len(r.Items))}
+	seen := make(map[string]bool, len(r.Items))
+	unknown := -1
+	for i, line := range r.Items {
+		id := NormalizeID(line.ProductID)
+		v.Check(line.Quantity >= 1 && line.Quantity <= MaxLineQuantity, fmt.Sprintf("items[%d].quantity", i), "must be an integer from 1 to 1000")
+		v.Check(!seen[id], fmt.Sprintf("items[%d].product_id", i), "must not repeat a product of an earlier line")
+		if !ValidID(id) && unknown < 0 {
+			unknown = i
+		}
+		seen[id] = true
+		out.Items[i] = ReservationLine{ProductID: id, Quantity: line.Quantity}
+	}
+	if err := v.Err(); err != nil {
+		return ReservationRequest{}, err
+	}
+	if unknown >= 0 {
+		return ReservationRequest{}, UnknownProduct(r.Items[unknown].ProductID)
+	}
+	return out, nil
+}
+
+// UnknownProduct is the error for a reservation line whose product does not
+// exist or was deleted.
+func UnknownProduct(id string) error {
+	return apperr.Errorf(apperr.Unprocessable, "No product has id %q.", id)
+}
+
+// ReservedItem is a reserved line with the product's details at the time of
+// the reservation, so that the order records the price it was given.
+type ReservedItem struct {
+	ProductID      string `json:"product_id"`
+	SKU            string `json:"sku"`
+	Name           string `json:"name"`
+	Quantity       int    `json:"quantity"`
+	UnitPriceCents int64  `json:"unit_price_cents"`
+	Currency       string `json:"currency"`
+}
+
+// Reservation is the recorded outcome for one order id.
+type Reservation struct {
+	OrderID string         `json:"order_id"`
+	Status  string         `json:"status"`
+	Items   []ReservedItem `json:"items"`
+	// Replayed is set when the call changed nothing and returned what an
+	// earlier call recorded: a repeated reservation or release.
+	Replayed bool `json:"-"`
+}
+
+// Units is the number of units over all items.
+func (r Reservation) Units() int {
+	n := 0
+	for _, it := range r.Items {
+		n += it.Quantity
+	}
+	return n
+}
+
+// ReservationService takes stock for orders and gives it back.
+//
+// Reserve is idempotent per order id: a repeat returns the recorded result
+// and reserves nothing more; after a release it fails with Conflict. It fails
+// with OutOfStock when any line cannot be met and Unprocessable when any
+// product is unknown, and then reserves nothing. Release puts the stock back
+// exactly once; releasing an unknown order id records a tombstone.
+type ReservationService interface {
+	Reserve(ctx context.Context, r ReservationRequest) (Reservation, error)
+	Release(ctx context.Context, orderID string) (Reservation, error)
+	FindReservation(ctx context.Context, orderID string) (Reservation, error)
+}
+
+// ReservationNotFound is the error for an order id with no reservation.
+func ReservationNotFound(orderID string) error {
+	return apperr.Errorf(apperr.NotFound, "No reservation has order id %q.", orderID)
+}
