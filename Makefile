@@ -44,7 +44,7 @@ ps: compose ## Show the containers and their health
 
 .PHONY: seed
 seed: ## Load the demo catalogue into the running stack
-	cd services/catalog && go run ./cmd/seed
+	set -a; . ./.env; set +a; cd services/catalog && go run ./cmd/seed
 
 .PHONY: test
 test: check unit e2e ## Everything CI runs: checks, unit and store tests, end-to-end tests
