@@ -1,0 +1,838 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The observability assets live beside this module: Grafana's provisioning
+// and dashboards, and Prometheus' configuration and rules.
+var (
+	dashboardsDir  = filepath.Join("..", "observability", "grafana", "dashboards")
+	datasourcesDir = filepath.Join("..", "observability", "grafana", "provisioning", "datasources")
+	rulesDir       = filepath.Join("..", "observability", "prometheus", "rules")
+)
+
+// panelsWithoutData may stay empty after the test's traffic, each for the
+// reason given. A panel missing here must show data: an empty panel on a
+// dashboard is a broken query until proven otherwise.
+var panelsWithoutData = map[string]string{
+	// The client's error counter gets its series with the first failed call
+	// (by operation and kind); the test's calls to the catalog all succeed.
+	"bazaar-orders/Failed catalog calls per second": "only has data after a call from orders to the catalog failed",
+}
+
+// grafanaDashboard is the part of a dashboard's JSON model the checks read.
+type grafanaDashboard struct {
+	file       string
+	UID        string         `json:"uid"`
+	Title      string         `json:"title"`
+	Panels     []grafanaPanel `json:"panels"`
+	Templating struct {
+		List []grafanaVariable `json:"list"`
+	} `json:"templating"`
+}
+
+type grafanaPanel struct {
+	ID         *int            `json:"id"`
+	Type       string          `json:"type"`
+	Title      string          `json:"title"`
+	Datasource json.RawMessage `json:"datasource"`
+	Targets    []grafanaTarget `json:"targets"`
+	Panels     []grafanaPanel  `json:"panels"` // a row's collapsed panels
+}
+
+type grafanaTarget struct {
+	RefID      string          `json:"refId"`
+	Datasource json.RawMessage `json:"datasource"`
+	Expr       string          `json:"expr"`
+}
+
+type grafanaVariable struct {
+	Name       string          `json:"name"`
+	Type       string          `json:"type"`
+	Datasource json.RawMessage `json:"datasource"`
+	Query      json.RawMessage `json:"query"` // a string, or {"query": "…"} in newer Grafana
+	IncludeAll bool            `json:"includeAll"`
+	AllValue   string          `json:"allValue"`
+}
+
+// query returns the variable's query, in either of Grafana's two forms.
+func (v grafanaVariable) query() string {
+	var s string
+	if json.Unmarshal(v.Query, &s) == nil {
+		return s
+	}
+	var o struct {
+		Query string `json:"query"`
+	}
+	_ = json.Unmarshal(v.Query, &o)
+	return o.Query
+}
+
+// allPanels returns the dashboard's panels with the rows' nested ones.
+func (d grafanaDashboard) allPanels() []grafanaPanel {
+	var out []grafanaPanel
+	var walk func([]grafanaPanel)
+	walk = func(ps []grafanaPanel) {
+		for _, p := range ps {
+			out = append(out, p)
+			walk(p.Panels)
+		}
+	}
+	walk(d.Panels)
+	return out
+}
+
+func loadDashboards(tb testing.TB) []grafanaDashboard {
+	tb.Helper()
+	files, err := filepath.Glob(filepath.Join(dashboardsDir, "*.json"))
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("no dashboards in %s (%v)", dashboardsDir, err)
+	}
+	var out []grafanaDashboard
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var d grafanaDashboard
+		if err := json.Unmarshal(raw, &d); err != nil {
+			tb.Fatalf("%s: %v", f, err)
+		}
+		d.file = filepath.Base(f)
+		out = append(out, d)
+	}
+	return out
+}
+
+// provisionedDatasources maps the uid of every provisioned datasource to
+// its type.
+func provisionedDatasources(tb testing.TB) map[string]string {
+	tb.Helper()
+	files, err := filepath.Glob(filepath.Join(datasourcesDir, "*.yml"))
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("no datasources in %s (%v)", datasourcesDir, err)
+	}
+	out := map[string]string{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var p struct {
+			Datasources []struct {
+				UID  string `yaml:"uid"`
+				Type string `yaml:"type"`
+			} `yaml:"datasources"`
+		}
+		if err := yaml.Unmarshal(raw, &p); err != nil {
+			tb.Fatalf("%s: %v", f, err)
+		}
+		for _, ds := range p.Datasources {
+			out[ds.UID] = ds.Type
+		}
+	}
+	return out
+}
+
+// A label matcher on instance must take its value from a template variable,
+// and no label value may name a host and port: either ties a dashboard to
+// one deployment (DNS service discovery gives replicas new addresses).
+var (
+	instanceMatcher = regexp.MustCompile(`\binstance\s*(?:=~|!~|!=|=)\s*"([^"]*)"`)
+	hostPortValue   = regexp.MustCompile(`"[A-Za-z0-9_.-]+:[0-9]{2,5}"`)
+)
+
+func hardCodedInstance(expr string) string {
+	for _, m := range instanceMatcher.FindAllStringSubmatch(expr, -1) {
+		if !strings.Contains(m[1], "$") {
+			return m[0]
+		}
+	}
+	return hostPortValue.FindString(expr)
+}
+
+// checkDatasource reports what is wrong with a datasource reference; empty
+// references inherit the panel's when inherit is set.
+func checkDatasource(raw json.RawMessage, inherit bool, provisioned map[string]string) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		if inherit {
+			return ""
+		}
+		return "no datasource"
+	}
+	var name string
+	if json.Unmarshal(raw, &name) == nil {
+		return fmt.Sprintf("datasource referenced by name %q instead of {type, uid}", name)
+	}
+	var ref struct{ Type, UID string }
+	if err := json.Unmarshal(raw, &ref); err != nil {
+		return fmt.Sprintf("datasource %s: %v", raw, err)
+	}
+	typ, ok := provisioned[ref.UID]
+	switch {
+	case !ok:
+		return fmt.Sprintf("datasource uid %q is not provisioned", ref.UID)
+	case ref.Type != typ:
+		return fmt.Sprintf("datasource uid %q has type %q, not %q", ref.UID, typ, ref.Type)
+	}
+	return ""
+}
+
+// lintDashboard lists what is wrong with one dashboard.
+func lintDashboard(d grafanaDashboard, provisioned map[string]string) []string {
+	var problems []string
+	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if d.UID == "" || d.Title == "" {
+		report("the dashboard needs a uid and a title")
+	}
+	ids := map[int]string{}
+	for _, p := range d.allPanels() {
+		where := fmt.Sprintf("panel %q", p.Title)
+		switch {
+		case p.ID == nil:
+			report("%s: no id", where)
+		case ids[*p.ID] != "":
+			report("%s: id %d already used by panel %q", where, *p.ID, ids[*p.ID])
+		default:
+			ids[*p.ID] = p.Title
+		}
+		if p.Type == "row" {
+			continue
+		}
+		if msg := checkDatasource(p.Datasource, false, provisioned); msg != "" {
+			report("%s: %s", where, msg)
+		}
+		if len(p.Targets) == 0 {
+			report("%s: no queries", where)
+		}
+		for _, t := range p.Targets {
+			if msg := checkDatasource(t.Datasource, true, provisioned); msg != "" {
+				report("%s, query %s: %s", where, t.RefID, msg)
+			}
+			if strings.TrimSpace(t.Expr) == "" {
+				report("%s, query %s: empty expression", where, t.RefID)
+			}
+			if m := hardCodedInstance(t.Expr); m != "" {
+				report("%s, query %s: hard-coded instance %s; use a template variable", where, t.RefID, m)
+			}
+		}
+	}
+	for _, v := range d.Templating.List {
+		if v.Type != "query" {
+			continue
+		}
+		where := fmt.Sprintf("variable $%s", v.Name)
+		if msg := checkDatasource(v.Datasource, false, provisioned); msg != "" {
+			report("%s: %s", where, msg)
+		}
+		if m := hardCodedInstance(v.query()); m != "" {
+			report("%s: hard-coded instance %s", where, m)
+		}
+		if v.IncludeAll && v.AllValue == "" {
+			// Without it "All" expands to a list of the values seen when
+			// the dashboard loaded, which misses replicas started later.
+			report("%s: includeAll needs an allValue such as .*", where)
+		}
+	}
+	return problems
+}
+
+func TestDashboardsLint(t *testing.T) {
+	t.Parallel()
+	provisioned := provisionedDatasources(t)
+	uids, titles := map[string]string{}, map[string]string{}
+	for _, d := range loadDashboards(t) {
+		for _, p := range lintDashboard(d, provisioned) {
+			t.Errorf("%s: %s", d.file, p)
+		}
+		if other := uids[d.UID]; other != "" {
+			t.Errorf("%s: uid %q already used by %s", d.file, d.UID, other)
+		}
+		if other := titles[d.Title]; other != "" {
+			t.Errorf("%s: title %q already used by %s", d.file, d.Title, other)
+		}
+		uids[d.UID], titles[d.Title] = d.file, d.file
+	}
+}
+
+// TestDashboardsLintFindsProblems proves that the lint fails on each kind of
+// mistake it exists to catch.
+func TestDashboardsLintFindsProblems(t *testing.T) {
+	t.Parallel()
+	provisioned := map[string]string{"prometheus": "prometheus"}
+	const ds = `{"type":"prometheus","uid":"prometheus"}`
+	tests := []struct {
+		name, json, want string
+	}{
+		{"clean", `{"uid":"u","title":"t","panels":[{"id":1,"type":"timeseries","title":"p","datasource":` + ds + `,"targets":[{"refId":"A","expr":"up{job=\"x\",instance=~\"$instance\"}"}]}]}`, ""},
+		{"datasource by name", `{"uid":"u","title":"t","panels":[{"id":1,"type":"stat","title":"p","datasource":"Prometheus","targets":[{"refId":"A","expr":"up"}]}]}`, `referenced by name "Prometheus"`},
+		{"unknown uid", `{"uid":"u","title":"t","panels":[{"id":1,"type":"stat","title":"p","datasource":{"type":"prometheus","uid":"P1809F7CD0C75ACF3"},"targets":[{"refId":"A","expr":"up"}]}]}`, `uid "P1809F7CD0C75ACF3" is not provisioned`},
+		{"unknown uid in a target", `{"uid":"u","title":"t","panels":[{"id":1,"type":"stat","title":"p","datasource":` + ds + `,"targets":[{"refId":"A","datasource":{"type":"prometheus","uid":"old"},"expr":"up"}]}]}`, `query A: datasource uid "old" is not provisioned`},
+		{"no datasource", `{"uid":"u","title":"t","panels":[{"id":1,"type":"stat","title":"p","targets":[{"refId":"A","expr":"up"}]}]}`, "no datasource"},
+		{"duplicate id in a row", `{"uid":"u","title":"t","panels":[{"id":1,"type":"stat","title":"a","datasource":` + ds + `,"targets":[{"refId":"A","expr":"up"}]},{"id":2,"type":"row","title":"r","panels":[{"id":1,"type":"stat","title":"b","datasource":` + ds + `,"targets":[{"refId":"A","expr":"up"}]}]}]}`, `id 1 already used by panel "a"`},
+		{"missing id", `{"uid":"u","title":"t","panels":[{"type":"stat","title":"p","datasource":` + ds + `,"targets":[{"refId":"A","expr":"up"}]}]}`, "no id"},
+		{"hard-coded instance", `{"uid":"u","title":"t","panels":[{"id":1,"type":"stat","title":"p","datasource":` + ds + `,"targets":[{"refId":"A","expr":"up{instance=\"catalog-1\"}"}]}]}`, `hard-coded instance instance="catalog-1"`},
+		{"hard-coded address", `{"uid":"u","title":"t","panels":[{"id":1,"type":"stat","title":"p","datasource":` + ds + `,"targets":[{"refId":"A","expr":"pg_up{server=\"postgres:5432\"}"}]}]}`, `hard-coded instance "postgres:5432"`},
+		{"hard-coded instance in a variable", `{"uid":"u","title":"t","templating":{"list":[{"name":"route","type":"query","datasource":` + ds + `,"query":{"query":"label_values(up{instance=\"10.0.0.3:8081\"}, route)"}}]}}`, `variable $route: hard-coded instance`},
+		{"all without allValue", `{"uid":"u","title":"t","templating":{"list":[{"name":"instance","type":"query","datasource":` + ds + `,"query":"label_values(up, instance)","includeAll":true}]}}`, "needs an allValue"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var d grafanaDashboard
+			if err := json.Unmarshal([]byte(tt.json), &d); err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(lintDashboard(d, provisioned), "\n")
+			if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
+				t.Errorf("lint found %q, want a problem containing %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// promRule is one recording or alerting rule of rules/*.yml.
+type promRule struct {
+	file        string
+	Record      string            `yaml:"record"`
+	Alert       string            `yaml:"alert"`
+	Expr        string            `yaml:"expr"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+}
+
+func (r promRule) name() string { return r.Record + r.Alert }
+
+func loadRules(tb testing.TB) []promRule {
+	tb.Helper()
+	files, err := filepath.Glob(filepath.Join(rulesDir, "*.yml"))
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("no rules in %s (%v)", rulesDir, err)
+	}
+	var out []promRule
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var rf struct {
+			Groups []struct {
+				Rules []promRule `yaml:"rules"`
+			} `yaml:"groups"`
+		}
+		if err := yaml.Unmarshal(raw, &rf); err != nil {
+			tb.Fatalf("%s: %v", f, err)
+		}
+		for _, g := range rf.Groups {
+			for _, r := range g.Rules {
+				r.file = filepath.Base(f)
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// recordName is Prometheus' level:metric:operations naming of recorded series.
+var recordName = regexp.MustCompile(`^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$`)
+
+// TestAlertRulesLint holds every alert to what an operator needs when it
+// fires: a severity to route on, and what happened, why it matters and what
+// to do first. (promtool's syntax checks and unit tests are
+// observability/check.sh's.)
+func TestAlertRulesLint(t *testing.T) {
+	t.Parallel()
+	for _, r := range loadRules(t) {
+		if r.Record != "" {
+			if !recordName.MatchString(r.Record) {
+				t.Errorf("%s: recorded series %s is not named level:metric:operations", r.file, r.Record)
+			}
+			continue
+		}
+		if s := r.Labels["severity"]; s != "critical" && s != "warning" {
+			t.Errorf("%s: alert %s: severity %q, want critical or warning", r.file, r.Alert, s)
+		}
+		for _, a := range []string{"summary", "description", "runbook"} {
+			if strings.TrimSpace(r.Annotations[a]) == "" {
+				t.Errorf("%s: alert %s has no %s annotation", r.file, r.Alert, a)
+			}
+		}
+	}
+}
+
+// prometheusAPI queries the stack's Prometheus over its HTTP API.
+type prometheusAPI struct {
+	base string
+	http *http.Client
+}
+
+func newPrometheusAPI(tb testing.TB) prometheusAPI {
+	tb.Helper()
+	return prometheusAPI{base: mustStack(tb).Prometheus, http: &http.Client{Timeout: 15 * time.Second}}
+}
+
+// get decodes the data of a successful API answer into v, or returns the
+// API's error (for a query that does not parse: "bad_data: parse error …").
+func (p prometheusAPI) get(path string, params url.Values, v any) error {
+	resp, err := p.http.Get(p.base + path + "?" + params.Encode())
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status    string          `json:"status"`
+		ErrorType string          `json:"errorType"`
+		Error     string          `json:"error"`
+		Data      json.RawMessage `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return fmt.Errorf("%s: %s: %w", path, resp.Status, err)
+	}
+	if body.Status != "success" {
+		return fmt.Errorf("%s: %s", body.ErrorType, body.Error)
+	}
+	return json.Unmarshal(body.Data, v)
+}
+
+// hasData runs an instant query and reports whether it returned at least
+// one sample that is a number (histogram_quantile and ratios give NaN when
+// nothing happened in the window, which Grafana draws as nothing).
+func (p prometheusAPI) hasData(expr string) (bool, error) {
+	var data struct {
+		ResultType string          `json:"resultType"`
+		Result     json.RawMessage `json:"result"`
+	}
+	if err := p.get("/api/v1/query", url.Values{"query": {expr}}, &data); err != nil {
+		return false, err
+	}
+	var values [][2]any
+	switch data.ResultType {
+	case "vector":
+		var series []struct {
+			Value [2]any `json:"value"`
+		}
+		if err := json.Unmarshal(data.Result, &series); err != nil {
+			return false, err
+		}
+		for _, s := range series {
+			values = append(values, s.Value)
+		}
+	case "scalar":
+		var v [2]any
+		if err := json.Unmarshal(data.Result, &v); err != nil {
+			return false, err
+		}
+		values = append(values, v)
+	default:
+		return false, fmt.Errorf("result type %q, want an instant vector or a scalar", data.ResultType)
+	}
+	for _, v := range values {
+		if s, _ := v[1].(string); s != "NaN" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// grafanaBuiltins are the values the test gives Grafana's own variables:
+// a rate window of several 10 s scrapes, and a one-hour dashboard range.
+var grafanaBuiltins = map[string]string{"__rate_interval": "1m", "__interval": "1m", "__range": "1h"}
+
+var grafanaVariableRef = regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]`)
+
+// expandVariables substitutes Grafana's variables as Grafana would with
+// "All" selected. It fails on a variable the dashboard does not define.
+func expandVariables(expr string, d grafanaDashboard) (string, error) {
+	values := map[string]string{}
+	for k, v := range grafanaBuiltins {
+		values[k] = v
+	}
+	for _, v := range d.Templating.List {
+		values[v.Name] = v.AllValue
+	}
+	var missing []string
+	out := grafanaVariableRef.ReplaceAllStringFunc(expr, func(m string) string {
+		sub := grafanaVariableRef.FindStringSubmatch(m)
+		name := sub[1] + sub[2] + sub[3]
+		v, ok := values[name]
+		if !ok || v == "" {
+			missing = append(missing, m)
+		}
+		return v
+	})
+	if len(missing) > 0 {
+		return "", fmt.Errorf("no value for %s", strings.Join(missing, ", "))
+	}
+	return out, nil
+}
+
+// labelValuesQuery turns a label_values(selector, label) variable query
+// into the selector, which returns data exactly when the variable has values.
+var labelValuesQuery = regexp.MustCompile(`^\s*label_values\((.+),\s*\w+\s*\)\s*$`)
+
+// panelCheck is one dashboard panel (or template variable) whose every
+// query must parse and return data at least once.
+type panelCheck struct {
+	key      string // dashboard uid / panel title
+	variable bool
+	exprs    []string
+	hasData  []bool
+	err      error
+}
+
+func (c *panelCheck) done() bool {
+	return c.err != nil || !slices.Contains(c.hasData, false)
+}
+
+func panelChecks(t *testing.T, dashboards []grafanaDashboard) []*panelCheck {
+	t.Helper()
+	var checks []*panelCheck
+	add := func(d grafanaDashboard, title string, variable bool, exprs []string) {
+		c := &panelCheck{key: d.UID + "/" + title, variable: variable, hasData: make([]bool, len(exprs))}
+		for _, e := range exprs {
+			x, err := expandVariables(e, d)
+			if err != nil {
+				t.Errorf("%s: %v", c.key, err)
+			}
+			c.exprs = append(c.exprs, x)
+		}
+		checks = append(checks, c)
+	}
+	for _, d := range dashboards {
+		for _, v := range d.Templating.List {
+			if v.Type != "query" {
+				continue
+			}
+			m := labelValuesQuery.FindStringSubmatch(v.query())
+			if m == nil {
+				t.Errorf("%s: variable $%s: want label_values(<selector>, <label>), got %q", d.file, v.Name, v.query())
+				continue
+			}
+			add(d, "variable $"+v.Name, true, []string{m[1]})
+		}
+		for _, p := range d.allPanels() {
+			if p.Type == "row" {
+				continue
+			}
+			var exprs []string
+			for _, tg := range p.Targets {
+				exprs = append(exprs, tg.Expr)
+			}
+			add(d, p.Title, false, exprs)
+		}
+	}
+	return checks
+}
+
+// TestDashboardQueriesReturnData drives traffic through nginx, then sends
+// every rule's and every dashboard query's PromQL to the stack's Prometheus:
+// all must parse, Prometheus must have loaded every rule and evaluate each
+// without error, and every panel must show data within a minute and a half
+// (scrapes are 10 s apart), save the allow-listed ones.
+func TestDashboardQueriesReturnData(t *testing.T) {
+	prom := newPrometheusAPI(t)
+	rules := loadRules(t)
+	for _, r := range rules {
+		if _, err := prom.hasData(r.Expr); err != nil {
+			t.Errorf("%s: rule %s does not run: %v", r.file, r.name(), err)
+		}
+	}
+
+	checks := panelChecks(t, loadDashboards(t))
+	for key := range panelsWithoutData {
+		if !slices.ContainsFunc(checks, func(c *panelCheck) bool { return c.key == key }) {
+			t.Errorf("panelsWithoutData lists %q, which is no panel", key)
+		}
+	}
+
+	shop := newShopTraffic(t)
+	start := time.Now()
+	deadline := start.Add(90 * time.Second)
+	for round := 1; ; round++ {
+		shop.round(t, round)
+		pending := 0
+		for _, c := range checks {
+			for i, e := range c.exprs {
+				if c.done() || c.hasData[i] {
+					continue
+				}
+				c.hasData[i], c.err = prom.hasData(e)
+				if c.err != nil {
+					c.err = fmt.Errorf("query %q: %w", e, c.err)
+				}
+			}
+			if _, allowed := panelsWithoutData[c.key]; !c.done() && !allowed {
+				pending++
+			}
+		}
+		if pending == 0 {
+			t.Logf("every panel that must show data did after %d rounds of traffic, %s", round, time.Since(start).Round(time.Second))
+			break
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Second)
+	}
+
+	var panels, panelsWithData, variables, variablesWithData int
+	for _, c := range checks {
+		if c.variable {
+			variables++
+		} else {
+			panels++
+		}
+		reason, allowed := panelsWithoutData[c.key]
+		switch {
+		case c.err != nil:
+			t.Errorf("%s: %v", c.key, c.err)
+		case c.done() && c.variable:
+			variablesWithData++
+		case c.done():
+			panelsWithData++
+		case allowed:
+			t.Logf("%s: no data (allowed: %s)", c.key, reason)
+		default:
+			var empty []string
+			for i, ok := range c.hasData {
+				if !ok {
+					empty = append(empty, c.exprs[i])
+				}
+			}
+			t.Errorf("%s: no data from %s", c.key, strings.Join(empty, " ; "))
+		}
+	}
+	t.Logf("%d of %d panels returned data (%.1f %%; %d allowed to stay empty), and %d of %d template variables",
+		panelsWithData, panels, 100*float64(panelsWithData)/float64(panels), len(panelsWithoutData), variablesWithData, variables)
+
+	checkRulesLoaded(t, prom, rules)
+}
+
+// checkRulesLoaded fails unless Prometheus runs exactly the rules of
+// rules/*.yml, each evaluated without error.
+func checkRulesLoaded(t *testing.T, prom prometheusAPI, rules []promRule) {
+	t.Helper()
+	var data struct {
+		Groups []struct {
+			Rules []struct {
+				Name      string `json:"name"`
+				Health    string `json:"health"`
+				LastError string `json:"lastError"`
+			} `json:"rules"`
+		} `json:"groups"`
+	}
+	if err := prom.get("/api/v1/rules", nil, &data); err != nil {
+		t.Fatalf("rules: %v", err)
+	}
+	var loaded, want []string
+	for _, g := range data.Groups {
+		for _, r := range g.Rules {
+			loaded = append(loaded, r.Name)
+			if r.Health != "ok" {
+				t.Errorf("rule %s: health %q %s", r.Name, r.Health, r.LastError)
+			}
+		}
+	}
+	for _, r := range rules {
+		want = append(want, r.name())
+	}
+	sort.Strings(loaded)
+	sort.Strings(want)
+	if !slices.Equal(loaded, want) {
+		t.Errorf("Prometheus runs the rules %v, the rule files hold %v", loaded, want)
+	}
+}
+
+// shopTraffic is a customer and two products of its own, to drive every
+// kind of request the dashboards show: catalog reads (cache hits and
+// misses), 404s, logins that succeed and fail, orders placed, cancelled and
+// refused for lack of stock.
+type shopTraffic struct {
+	anon, customer   *Client
+	email            string
+	inStock, soldOut string
+}
+
+func newShopTraffic(t *testing.T) *shopTraffic {
+	t.Helper()
+	nonce := fmt.Sprintf("%x", time.Now().UnixNano())
+	s := &shopTraffic{anon: newClient(t), email: "obs-" + nonce + "@example.com"}
+	admin := newClient(t)
+	admin.Token = s.login(t, envOr("ADMIN_EMAIL", "admin@bazaar.local"), envOr("ADMIN_PASSWORD", "change-me-admin"))
+	s.inStock = s.createProduct(t, admin, "obs-"+nonce+"-a", 1000)
+	s.soldOut = s.createProduct(t, admin, "obs-"+nonce+"-b", 0)
+	s.anon.Do(t, "POST", "/api/users/register", map[string]string{
+		"email": s.email, "password": "observability-check", "name": "Observability check",
+	}).Expect(t, http.StatusCreated, nil)
+	s.customer = newClient(t)
+	s.customer.Token = s.login(t, s.email, "observability-check")
+	return s
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
+
+func (s *shopTraffic) login(t *testing.T, email, password string) string {
+	t.Helper()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	s.anon.Do(t, "POST", "/api/users/login", map[string]string{"email": email, "password": password}).
+		Expect(t, http.StatusOK, &tok)
+	return tok.AccessToken
+}
+
+func (s *shopTraffic) createProduct(t *testing.T, admin *Client, sku string, stock int) string {
+	t.Helper()
+	var p struct {
+		ID string `json:"id"`
+	}
+	admin.Do(t, "POST", "/api/catalog/products", map[string]any{
+		"sku": sku, "name": "Observability " + sku, "description": "Made by the e2e observability test.",
+		"price_cents": 1250, "currency": "EUR", "stock": stock, "category": "e2e-observability",
+	}).Expect(t, http.StatusCreated, &p)
+	return p.ID
+}
+
+// round sends the n-th (from 1) batch of about fifteen requests. Failed logins are sent
+// only in the first two rounds: the per-IP login limiter is shared with the
+// other tests, which all come from this host.
+func (s *shopTraffic) round(t *testing.T, n int) {
+	t.Helper()
+	c := s.anon
+	c.Do(t, "GET", "/api/catalog/products?limit=5", nil).Expect(t, http.StatusOK, nil)
+	c.Do(t, "GET", "/api/catalog/products/"+s.inStock, nil).Expect(t, http.StatusOK, nil)
+	c.Do(t, "GET", "/api/catalog/products/"+s.inStock, nil).Expect(t, http.StatusOK, nil)
+	c.Do(t, "GET", "/api/catalog/categories", nil).Expect(t, http.StatusOK, nil)
+	c.Do(t, "GET", "/api/catalog/products/00000000-0000-0000-0000-000000000000", nil).ExpectProblem(t, http.StatusNotFound, "")
+	c.Do(t, "GET", "/api/catalog/no-such-route", nil).ExpectProblem(t, http.StatusNotFound, "")
+	c.Do(t, "GET", "/api/no-such-service", nil).ExpectProblem(t, http.StatusNotFound, "")
+
+	s.login(t, s.email, "observability-check")
+	s.customer.Do(t, "GET", "/api/users/me", nil).Expect(t, http.StatusOK, nil)
+	if n <= 2 {
+		c.Do(t, "POST", "/api/users/login", map[string]string{"email": s.email, "password": "not-the-password"}).
+			ExpectProblem(t, http.StatusUnauthorized, "")
+	}
+
+	var order struct {
+		ID string `json:"id"`
+	}
+	item := func(id string) map[string]any {
+		return map[string]any{"items": []map[string]any{{"product_id": id, "quantity": 1}}}
+	}
+	s.customer.Do(t, "POST", "/api/orders", item(s.inStock)).Expect(t, http.StatusCreated, &order)
+	s.customer.Do(t, "POST", "/api/orders", item(s.soldOut)).ExpectProblem(t, http.StatusConflict, "out-of-stock")
+	s.customer.Do(t, "GET", "/api/orders", nil).Expect(t, http.StatusOK, nil)
+	if n%2 == 1 {
+		s.customer.Do(t, "POST", "/api/orders/"+order.ID+"/cancel", nil).Expect(t, http.StatusOK, nil)
+	}
+}
+
+// TestLogsFollowRequestID follows a client-chosen request id from nginx's
+// access log into the log of every service the request reached: catalog for
+// a product read, orders and then catalog (its internal reservation call)
+// for an order.
+func TestLogsFollowRequestID(t *testing.T) {
+	shop := newShopTraffic(t)
+	nonce := time.Now().UnixNano()
+
+	readID := fmt.Sprintf("e2e-logs-read-%x", nonce)
+	r := shop.anon.Do(t, "GET", "/api/catalog/products/"+shop.inStock, nil, "X-Request-Id", readID).Expect(t, http.StatusOK, nil)
+	if got := r.Header.Get("X-Request-Id"); got != readID {
+		t.Fatalf("X-Request-Id %q, want the client's %q", got, readID)
+	}
+	orderID := fmt.Sprintf("e2e-logs-order-%x", nonce)
+	shop.customer.Do(t, "POST", "/api/orders", map[string]any{
+		"items": []map[string]any{{"product_id": shop.inStock, "quantity": 1}},
+	}, "X-Request-Id", orderID).Expect(t, http.StatusCreated, nil)
+
+	edge := logLineWith(t, "nginx", readID)
+	if edge["uri"] != "/api/catalog/products/"+shop.inStock || edge["status"] != float64(http.StatusOK) || edge["upstream_status"] != "200" {
+		t.Errorf("nginx logged %v for the product read", edge)
+	}
+	svc := logLineWith(t, "catalog", readID)
+	if svc["msg"] != "request" || svc["route"] != "/api/catalog/products/:id" || svc["status"] != float64(http.StatusOK) {
+		t.Errorf("catalog logged %v for the product read", svc)
+	}
+
+	edge = logLineWith(t, "nginx", orderID)
+	if edge["uri"] != "/api/orders" || edge["method"] != "POST" || edge["status"] != float64(http.StatusCreated) {
+		t.Errorf("nginx logged %v for the order", edge)
+	}
+	svc = logLineWith(t, "orders", orderID)
+	if svc["route"] != "/api/orders" || svc["status"] != float64(http.StatusCreated) {
+		t.Errorf("orders logged %v for the order", svc)
+	}
+	svc = logLineWith(t, "catalog", orderID)
+	if path, _ := svc["path"].(string); !strings.HasPrefix(path, "/internal/") {
+		t.Errorf("catalog logged %v for the order's reservation, want a call to an /internal/ route", svc)
+	}
+}
+
+// logLineWith returns the first JSON line of a compose service's log whose
+// request_id is id, waiting a few seconds for the log to reach Docker.
+func logLineWith(t *testing.T, service, id string) map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := mustStack(t).compose.ServiceContainer(ctx, service)
+	if err != nil {
+		t.Fatalf("%s: %v", service, err)
+	}
+	for {
+		logs, err := c.Logs(ctx)
+		if err != nil {
+			t.Fatalf("%s logs: %v", service, err)
+		}
+		line, err := findLogLine(logs, id)
+		logs.Close()
+		if err != nil {
+			t.Fatalf("%s logs: %v", service, err)
+		}
+		if line != nil {
+			return line
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no JSON line with request_id %q in the log of %s", id, service)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func findLogLine(logs io.Reader, id string) (map[string]any, error) {
+	sc := bufio.NewScanner(logs)
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	for sc.Scan() {
+		if !strings.Contains(sc.Text(), id) {
+			continue
+		}
+		var line map[string]any
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line["request_id"] == id {
+			return line, nil
+		}
+	}
+	return nil, sc.Err()
+}

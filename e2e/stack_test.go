@@ -1,0 +1,195 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/testcontainers/testcontainers-go/modules/compose"
+	"gopkg.in/yaml.v3"
+)
+
+// Stack is a running compose project and where to reach it from the host.
+type Stack struct {
+	compose    *compose.DockerCompose
+	Services   []string
+	BaseURL    string // nginx, e.g. http://127.0.0.1:32768
+	Prometheus string // Prometheus's HTTP API
+}
+
+var stack *Stack
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	// A project name of its own, so that runs never share containers.
+	s, err := StartStack(ctx, fmt.Sprintf("bazaar-e2e-%d", os.Getpid()))
+	if s != nil {
+		defer s.Stop()
+	}
+	if err != nil {
+		log.Printf("start stack: %v", err)
+		return 1
+	}
+	stack = s
+	return m.Run()
+}
+
+// StartStack brings up the project's docker-compose.yml under the given
+// project name, with host ports chosen by Docker so that it can run beside
+// a `make up` stack. It returns a non-nil Stack whenever something may need
+// tearing down.
+func StartStack(ctx context.Context, project string) (*Stack, error) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		return nil, err
+	}
+	env, err := stackEnv(root)
+	if err != nil {
+		return nil, err
+	}
+	dc, err := compose.NewDockerComposeWith(
+		compose.WithStackFiles(filepath.Join(root, "docker-compose.yml")),
+		compose.StackIdentifier(project),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("compose: %w", err)
+	}
+	s := &Stack{compose: dc}
+	s.Services, err = services(root, env)
+	if err != nil {
+		return s, err
+	}
+	start := time.Now()
+	log.Printf("starting stack %q: %s", project, strings.Join(s.Services, " "))
+	err = dc.WithEnv(env).Up(ctx, compose.Wait(true), compose.RunServices(s.Services...))
+	if err != nil {
+		return s, fmt.Errorf("compose up: %w", err)
+	}
+	log.Printf("stack up in %s", time.Since(start).Round(time.Second))
+	if s.BaseURL, err = s.endpoint(ctx, "nginx", "8080/tcp"); err != nil {
+		return s, err
+	}
+	if s.Prometheus, err = s.endpoint(ctx, "prometheus", "9090/tcp"); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+func (s *Stack) endpoint(ctx context.Context, service, port string) (string, error) {
+	c, err := s.compose.ServiceContainer(ctx, service)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", service, err)
+	}
+	p, err := c.MappedPort(ctx, port)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", service, err)
+	}
+	return fmt.Sprintf("http://127.0.0.1:%s", p.Port()), nil
+}
+
+// Stop removes the stack's containers, networks and volumes.
+func (s *Stack) Stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := s.compose.Down(ctx, compose.RemoveOrphans(true), compose.RemoveVolumes(true)); err != nil {
+		log.Printf("compose down: %v", err)
+	}
+}
+
+// stackEnv is the interpolation environment: the local image names from
+// images/local.env (there is no registry to pull upstream images from),
+// overridden by the process environment, and ephemeral host ports.
+func stackEnv(root string) (map[string]string, error) {
+	env := map[string]string{}
+	f, err := os.Open(filepath.Join(root, "images", "local.env"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			env[k] = v
+		}
+	}
+	for k := range env {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
+		}
+	}
+	env["HTTP_PORT"], env["PROMETHEUS_PORT"], env["GRAFANA_PORT"] = "0", "0", "0"
+	if out, err := exec.Command("go", "env", "GOPROXY").Output(); err == nil {
+		env["GOPROXY"] = strings.TrimSpace(string(out))
+	}
+	return env, sc.Err()
+}
+
+// services lists the compose file's services. Every image must already be
+// on this machine (there is no registry), except Grafana's, which cannot be
+// built from Debian packages: without it the stack runs without Grafana.
+func services(root string, env map[string]string) ([]string, error) {
+	raw, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
+	if err != nil {
+		return nil, err
+	}
+	var file struct {
+		Services map[string]struct {
+			Image string `yaml:"image"`
+			Build any    `yaml:"build"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &file); err != nil {
+		return nil, fmt.Errorf("docker-compose.yml: %w", err)
+	}
+	var names []string
+	for name, svc := range file.Services {
+		image := interpolate(svc.Image, env)
+		if svc.Build == nil && exec.Command("docker", "image", "inspect", image).Run() != nil {
+			if name != "grafana" {
+				return nil, fmt.Errorf("image %s of service %s is not on this machine: run `make images`", image, name)
+			}
+			log.Printf("image %s is not on this machine: running without %s", image, name)
+			continue
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+var variable = regexp.MustCompile(`\$\{(\w+)(?::-([^}]*))?\}`)
+
+// interpolate expands ${NAME} and ${NAME:-default} as compose does.
+func interpolate(s string, env map[string]string) string {
+	return variable.ReplaceAllStringFunc(s, func(m string) string {
+		sub := variable.FindStringSubmatch(m)
+		if v := env[sub[1]]; v != "" {
+			return v
+		}
+		return sub[2]
+	})
+}
+
+// mustStack returns the shared stack.
+func mustStack(tb testing.TB) *Stack {
+	tb.Helper()
+	if stack == nil {
+		tb.Fatal("the stack is not running")
+	}
+	return stack
+}
