@@ -47,13 +47,18 @@ seed: ## Load the demo catalogue into the running stack
 	set -a; . ./.env; set +a; cd services/catalog && go run ./cmd/seed
 
 .PHONY: test
-test: check unit e2e ## Everything CI runs: checks, unit and store tests, end-to-end tests
+test: check obs unit e2e ## Everything CI runs: checks, unit and store tests, end-to-end tests
 
 .PHONY: check
 check: ## gofmt, go vet, and each module built on its own (GOWORK=off)
 	@echo "==> gofmt"; unformatted=$$(gofmt -l $(MODULES)); [ -z "$$unformatted" ] || { echo "$$unformatted"; exit 1; }
 	@for m in $(MODULES); do echo "==> go vet $$m"; (cd $$m && go vet ./...); done
 	@for m in $(SERVICE_MODULES); do echo "==> GOWORK=off go build $$m"; (cd $$m && GOWORK=off go build ./...); done
+
+.PHONY: obs
+obs: images ## Prometheus config and alert rules (promtool checks and unit tests), dashboard lints
+	@observability/check.sh
+	@echo "==> dashboard and rule lints"; cd e2e && go test -short -count=1 -run 'Lint' ./...
 
 .PHONY: unit
 unit: images ## Unit and store tests of every service module (real PostgreSQL and Redis)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"log"
 	"os"
@@ -33,6 +34,10 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		return m.Run() // -short: only the tests that need no stack (lints)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	// A project name of its own, so that runs never share containers.
@@ -132,7 +137,9 @@ func stackEnv(root string) (map[string]string, error) {
 			env[k] = v
 		}
 	}
-	env["HTTP_PORT"], env["PROMETHEUS_PORT"], env["GRAFANA_PORT"] = "0", "0", "0"
+	for _, port := range []string{"HTTP_PORT", "HTTPS_PORT", "PROMETHEUS_PORT", "GRAFANA_PORT"} {
+		env[port] = "0"
+	}
 	if out, err := exec.Command("go", "env", "GOPROXY").Output(); err == nil {
 		env["GOPROXY"] = strings.TrimSpace(string(out))
 	}
@@ -156,10 +163,16 @@ func services(root string, env map[string]string) ([]string, error) {
 	if err := yaml.Unmarshal(raw, &file); err != nil {
 		return nil, fmt.Errorf("docker-compose.yml: %w", err)
 	}
+	built := map[string]bool{} // images that compose builds itself
+	for _, svc := range file.Services {
+		if svc.Build != nil {
+			built[interpolate(svc.Image, env)] = true
+		}
+	}
 	var names []string
 	for name, svc := range file.Services {
 		image := interpolate(svc.Image, env)
-		if svc.Build == nil && exec.Command("docker", "image", "inspect", image).Run() != nil {
+		if !built[image] && exec.Command("docker", "image", "inspect", image).Run() != nil {
 			if name != "grafana" {
 				return nil, fmt.Errorf("image %s of service %s is not on this machine: run `make images`", image, name)
 			}
@@ -188,6 +201,9 @@ func interpolate(s string, env map[string]string) string {
 // mustStack returns the shared stack.
 func mustStack(tb testing.TB) *Stack {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("needs the compose stack; -short runs only the offline tests")
+	}
 	if stack == nil {
 		tb.Fatal("the stack is not running")
 	}

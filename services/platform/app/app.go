@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -25,15 +26,29 @@ type Service interface {
 // Main is the whole of a service's func main. newService receives the
 // process's logger; it loads and validates configuration.
 //
-// "<binary> healthcheck" probes the local /readyz instead: the images have no
-// shell or curl, so the binary is its own health check.
+// The images have no shell, curl or openssl, so the binary also carries two
+// small tools: "<binary> healthcheck" probes the local /readyz, and
+// "<binary> tls-init DIR" makes nginx's self-signed certificate (TLSInit).
 func Main(name string, newService func(logger *slog.Logger) (Service, error)) {
-	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
-		addr := os.Getenv("HTTP_ADDR")
-		if addr == "" {
-			addr = ":8080"
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "healthcheck":
+			addr := os.Getenv("HTTP_ADDR")
+			if addr == "" {
+				addr = ":8080"
+			}
+			os.Exit(web.Probe(addr))
+		case "tls-init":
+			if len(os.Args) != 3 {
+				fmt.Fprintln(os.Stderr, "usage: tls-init DIR")
+				os.Exit(2)
+			}
+			if err := TLSInit(os.Args[2], os.Getenv("TLS_HOSTNAMES")); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			os.Exit(0)
 		}
-		os.Exit(web.Probe(addr))
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(os.Getenv("LOG_LEVEL"))); err != nil {

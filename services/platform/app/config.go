@@ -1,7 +1,10 @@
 package app
 
 import (
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"bazaar/platform/config"
 	"bazaar/platform/pg"
@@ -38,5 +41,26 @@ func LoadBase(e *config.Env, service string) Base {
 	}
 	e.Check(b.Env == "development" || b.Env == "production", "APP_ENV must be development or production")
 	e.Check(b.DB.MaxConns >= 1 && b.DB.MaxConns <= 100, "DB_MAX_CONNS must be from 1 to 100")
+	if b.Production() && b.DB.URL != "" {
+		checkProductionDatabase(e, b.DB.URL)
+	}
 	return b
+}
+
+// devPasswordSuffix ends every database password that docker-compose.yml
+// and .env.example default to, so that one rule recognises them all.
+const devPasswordSuffix = "-dev-password"
+
+// checkProductionDatabase refuses what must never reach production: a
+// password that is a published development default, and the superuser,
+// whose password no service may hold (each has a role of its own).
+func checkProductionDatabase(e *config.Env, url string) {
+	cfg, err := pgconn.ParseConfig(url)
+	if err != nil {
+		// The parse error may quote the URL, password included.
+		e.Check(false, "DATABASE_URL is not a valid PostgreSQL connection string")
+		return
+	}
+	e.Check(!strings.HasSuffix(cfg.Password, devPasswordSuffix), "DATABASE_URL holds a development default password; set a real one in production")
+	e.Check(cfg.User != "postgres", "DATABASE_URL must name the service's own role, not the postgres superuser, in production")
 }

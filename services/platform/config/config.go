@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -96,11 +97,24 @@ func (e *Env) Err() error {
 	return errors.Join(e.errs...)
 }
 
-// Redact hides the password of a URL-style connection string for logging.
+// Password parameters of connection strings: in a URL's query
+// (postgres://host/db?password=x) and in the key=value form
+// (host=db password=x or password='a b').
+var (
+	queryPassword    = regexp.MustCompile(`(?i)([?&]password=)[^&#]*`)
+	keyValuePassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+)
+
+// Redact hides the passwords of a connection string, URL-style or
+// key=value, for logging.
 func Redact(dsn string) string {
-	at := strings.LastIndex(dsn, "@")
 	scheme := strings.Index(dsn, "://")
-	if at < 0 || scheme < 0 || at < scheme {
+	if scheme < 0 {
+		return keyValuePassword.ReplaceAllString(dsn, "${1}***")
+	}
+	dsn = queryPassword.ReplaceAllString(dsn, "${1}***")
+	at := strings.LastIndex(dsn, "@")
+	if at < scheme {
 		return dsn
 	}
 	userinfo := dsn[scheme+3 : at]

@@ -1,0 +1,73 @@
+package app
+
+import (
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"bazaar/platform/config"
+)
+
+// env returns a config.Env over vars on top of a valid development setup.
+func env(vars map[string]string) *config.Env {
+	all := map[string]string{"DATABASE_URL": "postgres://catalog:s3cret@postgres:5432/bazaar?sslmode=disable"}
+	maps.Copy(all, vars)
+	return &config.Env{Lookup: func(k string) (string, bool) { v, ok := all[k]; return v, ok }}
+}
+
+func TestLoadBaseDefaults(t *testing.T) {
+	t.Parallel()
+	e := env(nil)
+	b := LoadBase(e, "catalog")
+	if err := e.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if b.Env != "development" || b.Production() || b.Web.Service != "catalog" || b.Web.Addr != ":8080" ||
+		b.Web.InternalAddr != ":8081" || b.DB.MaxConns != 10 || b.ShutdownTimeout != 15*time.Second {
+		t.Errorf("defaults = %+v", b)
+	}
+}
+
+func TestLoadBase(t *testing.T) {
+	t.Parallel()
+	prod := func(url string) map[string]string {
+		return map[string]string{"APP_ENV": "production", "DATABASE_URL": url}
+	}
+	for _, tc := range []struct {
+		name    string
+		vars    map[string]string
+		wantErr string // "" when the configuration is valid
+	}{
+		{"production with a real password", prod("postgres://catalog:Zq8-long-random@db:5432/bazaar"), ""},
+		{"production, key=value form", prod("host=db user=orders password=Zq8-long-random dbname=bazaar"), ""},
+		{"production with a compose default password", prod("postgres://catalog:catalog-dev-password@postgres:5432/bazaar?sslmode=disable"), "development default password"},
+		{"production with another service's default", prod("postgres://users:orders-dev-password@postgres/bazaar"), "development default password"},
+		{"production, default in key=value form", prod("host=db user=orders password=orders-dev-password dbname=bazaar"), "development default password"},
+		{"production with an escaped default", prod("postgres://users:users%2Ddev%2Dpassword@postgres/bazaar"), "development default password"},
+		{"production as the superuser", prod("postgres://postgres:Zq8-long-random@db/bazaar"), "not the postgres superuser"},
+		{"production with a malformed URL", prod("postgres://catalog:pw@db:port/bazaar"), "not a valid PostgreSQL connection string"},
+		{"development with the compose default", map[string]string{"DATABASE_URL": "postgres://catalog:catalog-dev-password@postgres/bazaar"}, ""},
+		{"development as the superuser", map[string]string{"DATABASE_URL": "postgres://postgres:postgres@localhost/bazaar"}, ""},
+		{"no database", map[string]string{"DATABASE_URL": ""}, "DATABASE_URL is required"},
+		{"unknown environment", map[string]string{"APP_ENV": "staging"}, "APP_ENV must be development or production"},
+		{"pool too large", map[string]string{"DB_MAX_CONNS": "101"}, "DB_MAX_CONNS must be from 1 to 100"},
+		{"pool empty", map[string]string{"DB_MAX_CONNS": "0"}, "DB_MAX_CONNS must be from 1 to 100"},
+		{"timeout not a duration", map[string]string{"SHUTDOWN_TIMEOUT": "15"}, "SHUTDOWN_TIMEOUT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := env(tc.vars)
+			LoadBase(e, "catalog")
+			err := e.Err()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+			case err != nil && strings.Contains(err.Error(), "Zq8-long-random"):
+				t.Fatalf("error %q leaks the password", err)
+			}
+		})
+	}
+}
