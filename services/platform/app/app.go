@@ -43,7 +43,7 @@ func Main(name string, newService func(logger *slog.Logger) (Service, error)) {
 				fmt.Fprintln(os.Stderr, "usage: tls-init DIR")
 				os.Exit(2)
 			}
-			if err := TLSInit(os.Args[2], os.Getenv("TLS_HOSTNAMES")); err != nil {
+			if err := TLSInit(os.Args[2], os.Getenv("TLS_HOSTNAMES"), os.Getenv("TLS_OWNER")); err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				os.Exit(1)
 			}

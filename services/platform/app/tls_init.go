@@ -20,8 +20,9 @@ import (
 // into dir unless both exist already, so that nginx can serve HTTPS on
 // first start with nothing installed on the host. The names it covers are
 // localhost, the loopback addresses and the comma-separated hostnames.
-// Production replaces the pair with real certificates.
-func TLSInit(dir, hostnames string) error {
+// owner ("uid:gid", may be empty) receives the key, for a web server that
+// does not run as root. Production replaces the pair with real certificates.
+func TLSInit(dir, hostnames, owner string) error {
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if exists(certFile) && exists(keyFile) {
 		return nil
@@ -66,6 +67,15 @@ func TLSInit(dir, hostnames string) error {
 	// The key first: nginx treats a present cert.pem as the signal.
 	if err := writePEM(keyFile, "PRIVATE KEY", keyDER, 0o600); err != nil {
 		return err
+	}
+	if owner != "" {
+		var uid, gid int
+		if _, err := fmt.Sscanf(owner, "%d:%d", &uid, &gid); err != nil {
+			return fmt.Errorf("tls-init: owner %q is not uid:gid", owner)
+		}
+		if err := os.Chown(keyFile, uid, gid); err != nil {
+			return fmt.Errorf("tls-init: %w", err)
+		}
 	}
 	return writePEM(certFile, "CERTIFICATE", der, 0o644)
 }

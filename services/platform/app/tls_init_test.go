@@ -12,7 +12,7 @@ import (
 
 func TestTLSInit(t *testing.T) {
 	dir := t.TempDir()
-	if err := app.TLSInit(dir, "shop.example.com, 192.0.2.7"); err != nil {
+	if err := app.TLSInit(dir, "shop.example.com, 192.0.2.7", ""); err != nil {
 		t.Fatal(err)
 	}
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
@@ -35,7 +35,7 @@ func TestTLSInit(t *testing.T) {
 
 	// A second run keeps the existing pair (a restart must not rotate it).
 	before, _ := os.ReadFile(certFile)
-	if err := app.TLSInit(dir, ""); err != nil {
+	if err := app.TLSInit(dir, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	if after, _ := os.ReadFile(certFile); string(after) != string(before) {

@@ -8,6 +8,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -38,14 +42,26 @@ func BindJSON(c echo.Context, v any) error {
 }
 
 // DecodeJSON is BindJSON's decoder, separate so that it can be fuzzed.
+//
+// Beyond encoding/json's own checks it refuses bytes that are not UTF-8,
+// which json would silently turn into U+FFFD, and objects that name a key
+// twice, whose earlier values json would silently drop: either way the
+// service would act on another request than the one a proxy, a log or the
+// client itself reads in the body.
 func DecodeJSON(body []byte, v any) error {
+	if !utf8.Valid(body) {
+		return apperr.Errorf(apperr.Invalid, "The request body is not valid: it is not UTF-8 text.")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return apperr.Errorf(apperr.Invalid, "The request body is not valid: %s.", describeJSONError(err))
+		return apperr.Errorf(apperr.Invalid, "The request body is not valid: %s.", clip(describeJSONError(err)))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return apperr.Errorf(apperr.Invalid, "The request body must hold a single JSON value.")
+	}
+	if key, ok := duplicateKey(body); ok {
+		return apperr.Errorf(apperr.Invalid, "The request body is not valid: key %s appears twice in one object.", clip(strconv.Quote(key)))
 	}
 	return nil
 }
@@ -66,8 +82,84 @@ func describeJSONError(err error) string {
 		}
 		return fmt.Sprintf("expected %s, not %s", typ.Type, typ.Value)
 	default:
-		// json's remaining messages (unknown field, invalid UTF-8 escapes)
-		// name only the client's own input.
+		// json's remaining messages (unknown field, nesting too deep) name
+		// only the client's own input.
 		return err.Error()
 	}
+}
+
+// maxEcho bounds how much of the client's own input (a field name, a
+// number's digits) an error message repeats, so that a megabyte-long key
+// does not come back in the response.
+const maxEcho = 200
+
+// clip shortens s to at most maxEcho bytes, on a character boundary.
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	cut := maxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// duplicateKey returns the first key that an object of body, a single
+// well-formed JSON value, names twice. Keys compare as encoding/json matches
+// them to struct fields: case-insensitively, so "sku" and "SKU" are one key.
+func duplicateKey(body []byte) (string, bool) {
+	type frame struct {
+		keys    map[string]bool // nil in an array
+		wantKey bool
+	}
+	var stack []frame
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		if n := len(stack); n > 0 && stack[n-1].wantKey {
+			if key, ok := tok.(string); ok {
+				folded := foldKey(key)
+				if stack[n-1].keys[folded] {
+					return key, true
+				}
+				stack[n-1].keys[folded] = true
+				stack[n-1].wantKey = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{keys: map[string]bool{}, wantKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value ended; in an object, a key comes next.
+		if len(stack) == 0 {
+			return "", false
+		}
+		if top := &stack[len(stack)-1]; top.keys != nil {
+			top.wantKey = true
+		}
+	}
+}
+
+// foldKey maps every character of s to the smallest of its case-fold
+// equivalents, so that foldKey(a) == foldKey(b) exactly when
+// strings.EqualFold(a, b), the comparison encoding/json applies to keys.
+func foldKey(s string) string {
+	return strings.Map(func(r rune) rune {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		return least
+	}, s)
 }

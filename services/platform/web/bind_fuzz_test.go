@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -11,13 +12,15 @@ import (
 )
 
 // FuzzDecodeJSON holds DecodeJSON to its contract for any body: it fails
-// only with an invalid-request *apperr.Error whose message is safe to show;
-// what it accepts is one well-formed JSON value, and decoding is stable (the
-// value re-encoded decodes to itself).
+// only with an invalid-request *apperr.Error whose message stays short
+// whatever the input; what it accepts is one well-formed JSON value in
+// UTF-8, and decoding is stable (the value re-encoded decodes to itself).
 func FuzzDecodeJSON(f *testing.F) {
 	for _, seed := range []string{
 		`{"name":"mug","quantity":2,"price":350,"tags":["a","b"]}`,
 		`{"name":"a","name":"b"}`,
+		`{"name":"a","NAME":"b"}`,
+		`{"tags":["x"],"tag\u017f":["y"]}`,
 		`{"quantity":1e400}`,
 		`{"price":9223372036854775808}`,
 		`{"price":-9223372036854775809}`,
@@ -41,13 +44,13 @@ func FuzzDecodeJSON(f *testing.F) {
 			if !errors.As(err, &ae) || ae.Code != apperr.Invalid || len(ae.Fields) != 0 {
 				t.Fatalf("DecodeJSON(%q) = %#v, want an invalid-request *apperr.Error", body, err)
 			}
-			if p := ProblemFor(err); p.Status != 400 {
-				t.Fatalf("DecodeJSON(%q) answers %d", body, p.Status)
+			if p := ProblemFor(err); p.Status != 400 || len(p.Detail) > 2*maxEcho {
+				t.Fatalf("DecodeJSON(%q) answers %d with %d bytes of detail", body, p.Status, len(p.Detail))
 			}
 			return
 		}
-		if !json.Valid(body) {
-			t.Fatalf("accepted %q, which is not one JSON value", body)
+		if !json.Valid(body) || !utf8.Valid(body) {
+			t.Fatalf("accepted %q, which is not one JSON value in UTF-8", body)
 		}
 		again, err := json.Marshal(v)
 		if err != nil {

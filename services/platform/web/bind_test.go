@@ -29,8 +29,15 @@ func TestDecodeJSON(t *testing.T) {
 		{"valid", `{"name":"mug","quantity":2,"price":350,"tags":["a"]}`, ""},
 		{"surrounding whitespace", " \n{\"name\":\"mug\"}\n\t", ""},
 		{"null", `null`, ""},
-		{"duplicate keys: the last wins", `{"name":"a","name":"b"}`, ""},
-		{"NUL and odd unicode stay data", `{"name":"a\u0000b\u202e\ud800"}`, ""},
+		{"NUL and odd unicode escapes stay data", `{"name":"a\u0000b\u202e\ud800"}`, ""},
+		{"multi-byte text", `{"name":"Ünïcödé ✓ 𝕏"}`, ""},
+		{"invalid UTF-8", "{\"name\":\"\xff\"}", "not UTF-8"},
+		{"overlong UTF-8", "{\"name\":\"\xc0\xaf\"}", "not UTF-8"},
+		{"UTF-16 surrogate as bytes", "{\"name\":\"\xed\xa0\x80\"}", "not UTF-8"},
+		{"duplicate key", `{"name":"a","quantity":1,"name":"b"}`, `key "name" appears twice`},
+		{"duplicate key in another case", `{"name":"a","NAME":"b"}`, `key "NAME" appears twice`},
+		{"duplicate key by case folding", `{"tags":[],"tag\u017f":[]}`, "appears twice"},
+		{"key past the limit echoed short", `{"` + strings.Repeat("k", 5000) + `":1}`, "…"},
 		{"empty", ``, "it is empty"},
 		{"only spaces", `   `, "it is empty"},
 		{"cut short", `{"name":"mug"`, "it ends too early"},
@@ -62,6 +69,25 @@ func TestDecodeJSON(t *testing.T) {
 				t.Fatalf("DecodeJSON(%q) = %v, want an invalid-request error mentioning %q", tc.body, err, tc.want)
 			}
 		})
+	}
+}
+
+// Objects nested anywhere are checked for duplicate keys; the same key in
+// sibling objects is no duplicate.
+func TestDecodeJSONDuplicateKeysNested(t *testing.T) {
+	t.Parallel()
+	for body, dup := range map[string]bool{
+		`{"a":{"b":1,"b":2}}`:                   true,
+		`[{"a":1},{"a":2,"c":[{"d":1,"d":1}]}]`: true,
+		`{"a":[{"x":1},{"x":1}],"b":{"x":1}}`:   false,
+		`[{"a":1},{"a":2},[],{}]`:               false,
+		`{"a":{},"b":{"a":{}},"c":"a"}`:         false,
+	} {
+		var v any
+		err := DecodeJSON([]byte(body), &v)
+		if got := err != nil; got != dup {
+			t.Errorf("DecodeJSON(%s) = %v, want a duplicate-key error: %v", body, err, dup)
+		}
 	}
 }
 
