@@ -25,7 +25,9 @@ import (
 func TLSInit(dir, hostnames, owner string) error {
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if exists(certFile) && exists(keyFile) {
-		return nil
+		// Kept, but handed to the owner again: an older volume may hold a
+		// key that the current web server user cannot read.
+		return chown(keyFile, owner)
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -68,16 +70,25 @@ func TLSInit(dir, hostnames, owner string) error {
 	if err := writePEM(keyFile, "PRIVATE KEY", keyDER, 0o600); err != nil {
 		return err
 	}
-	if owner != "" {
-		var uid, gid int
-		if _, err := fmt.Sscanf(owner, "%d:%d", &uid, &gid); err != nil {
-			return fmt.Errorf("tls-init: owner %q is not uid:gid", owner)
-		}
-		if err := os.Chown(keyFile, uid, gid); err != nil {
-			return fmt.Errorf("tls-init: %w", err)
-		}
+	if err := chown(keyFile, owner); err != nil {
+		return err
 	}
 	return writePEM(certFile, "CERTIFICATE", der, 0o644)
+}
+
+// chown gives path to owner ("uid:gid"); an empty owner changes nothing.
+func chown(path, owner string) error {
+	if owner == "" {
+		return nil
+	}
+	var uid, gid int
+	if _, err := fmt.Sscanf(owner, "%d:%d", &uid, &gid); err != nil {
+		return fmt.Errorf("tls-init: owner %q is not uid:gid", owner)
+	}
+	if err := os.Chown(path, uid, gid); err != nil {
+		return fmt.Errorf("tls-init: %w", err)
+	}
+	return nil
 }
 
 func exists(path string) bool {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode"
@@ -55,7 +56,12 @@ func DecodeJSON(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return apperr.Errorf(apperr.Invalid, "The request body is not valid: %s.", clip(describeJSONError(err)))
+		e := apperr.Errorf(apperr.Invalid, "The request body is not valid: %s.", clip(describeJSONError(err)))
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) && typ.Field != "" {
+			e.Fields = []apperr.FieldError{{Field: clip(typ.Field), Message: "must be " + jsonKind(typ.Type)}}
+		}
+		return e
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return apperr.Errorf(apperr.Invalid, "The request body must hold a single JSON value.")
@@ -78,9 +84,9 @@ func describeJSONError(err error) string {
 		return fmt.Sprintf("malformed JSON at byte %d", syntax.Offset)
 	case errors.As(err, &typ):
 		if typ.Field != "" {
-			return fmt.Sprintf("field %q must be %s, not %s", typ.Field, typ.Type, typ.Value)
+			return fmt.Sprintf("field %q must be %s, not %s", typ.Field, jsonKind(typ.Type), typ.Value)
 		}
-		return fmt.Sprintf("expected %s, not %s", typ.Type, typ.Value)
+		return fmt.Sprintf("expected %s, not %s", jsonKind(typ.Type), typ.Value)
 	default:
 		// json's remaining messages (unknown field, nesting too deep) name
 		// only the client's own input.
@@ -162,4 +168,28 @@ func foldKey(s string) string {
 		}
 		return least
 	}, s)
+}
+
+// jsonKind names a Go type as the JSON value it decodes from, so messages
+// speak the client's language rather than the server's.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	default:
+		return "another type"
+	}
 }
