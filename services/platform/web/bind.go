@@ -100,11 +100,14 @@ func describeJSONError(err error) string {
 const maxEcho = 200
 
 // clip shortens s to at most maxEcho bytes, on a character boundary.
-func clip(s string) string {
-	if len(s) <= maxEcho {
+func clip(s string) string { return clipTo(s, maxEcho) }
+
+// clipTo shortens s to at most n bytes, on a character boundary.
+func clipTo(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := maxEcho
+	cut := n
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

@@ -65,7 +65,7 @@ func ProblemFor(err error) Problem {
 		if !ok {
 			status = http.StatusInternalServerError
 		}
-		return Problem{Type: ProblemTypePrefix + ae.Code, Title: http.StatusText(status), Status: status, Detail: ae.Message, Errors: ae.Fields}
+		return Problem{Type: ProblemTypePrefix + ae.Code, Title: http.StatusText(status), Status: status, Detail: clipTo(ae.Message, 2*maxEcho), Errors: ae.Fields}
 	case errors.As(err, &he):
 		code, ok := codeOf[he.Code]
 		if !ok {
