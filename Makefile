@@ -47,7 +47,7 @@ seed: ## Load the demo catalogue into the running stack
 	set -a; . ./.env; set +a; cd services/catalog && go run ./cmd/seed
 
 .PHONY: test
-test: check obs unit e2e ## Everything CI runs: checks, unit and store tests, end-to-end tests
+test: check obs unit fuzz-short e2e ## Everything CI runs: checks, unit and store tests, end-to-end tests
 
 .PHONY: check
 check: ## gofmt, go vet, and each module built on its own (GOWORK=off)
@@ -63,6 +63,13 @@ obs: images ## Prometheus config and alert rules (promtool checks and unit tests
 .PHONY: unit
 unit: images ## Unit and store tests of every service module (real PostgreSQL and Redis)
 	@for m in $(SERVICE_MODULES); do echo "==> go test $$m"; (cd $$m && go test -count=1 -timeout 15m ./...); done
+
+.PHONY: fuzz fuzz-short
+fuzz: ## Fuzz every request decoder, cursor codec and the token parser (FUZZTIME each, default 1m)
+	FUZZTIME=$(or $(FUZZTIME),1m) scripts/fuzz.sh
+
+fuzz-short: ## The fuzz targets for 3 s each (part of make test)
+	FUZZTIME=3s scripts/fuzz.sh
 
 .PHONY: e2e
 e2e: images ## End-to-end tests: the whole stack through nginx, via Testcontainers

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -135,6 +136,14 @@ func (s *Service) Login(ctx context.Context, c Credentials, clientIP string) (To
 	now := s.cfg.Now()
 	if wait, ok := s.cfg.IPLimiter.Take(clientIP, now); !ok {
 		return Tokens{}, &RateLimitError{RetryAfter: wait}
+	}
+	// No account has an address that registration would refuse (too long,
+	// malformed, holding NUL): such an attempt fails against the client's
+	// address alone. It must not key the per-account limiter, whose memory
+	// bound assumes short keys, nor reach the store, which cannot compare
+	// text holding NUL.
+	if checkEmail(strings.TrimSpace(c.Email)) != "" {
+		return Tokens{}, ErrInvalidCredentials
 	}
 	if wait, ok := s.cfg.AccountLimiter.Take(account, now); !ok {
 		s.cfg.IPLimiter.Refund(clientIP)

@@ -267,18 +267,25 @@ func encodeCursor(cur orders.Cursor) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
+// decodeCursor accepts exactly the cursors encodeCursor makes: any other
+// spelling (stray newlines or trailing bits that lenient base64 ignores,
+// leading zeros or signs, uppercase ids) is refused.
 func decodeCursor(s string) (orders.Cursor, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil {
 		return orders.Cursor{}, false
 	}
 	parts := strings.Split(string(b), ":")
-	if len(parts) != 3 || parts[0] != cursorVersion || !orders.ValidID(parts[2]) {
+	if len(parts) != 3 || parts[0] != cursorVersion || !orders.ValidID(parts[2]) || parts[2] != strings.ToLower(parts[2]) {
 		return orders.Cursor{}, false
 	}
 	us, err := strconv.ParseInt(parts[1], 10, 64)
 	if err != nil || us < 0 {
 		return orders.Cursor{}, false
 	}
-	return orders.Cursor{CreatedAt: time.UnixMicro(us), ID: strings.ToLower(parts[2])}, true
+	cur := orders.Cursor{CreatedAt: time.UnixMicro(us), ID: parts[2]}
+	if encodeCursor(cur) != s {
+		return orders.Cursor{}, false
+	}
+	return cur, true
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -129,13 +130,16 @@ func (h *Handler) logout(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
+// refreshBody is the JSON body of a refresh or a logout.
+type refreshBody struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
 // refreshToken reads the refresh token from the JSON body, or else from the
 // cookie: API clients send the former, the storefront the latter with an
 // empty body.
 func refreshToken(c echo.Context) (token string, fromCookie bool, err error) {
-	var body struct {
-		RefreshToken string `json:"refresh_token"`
-	}
+	var body refreshBody
 	if c.Request().ContentLength != 0 {
 		if err := web.BindJSON(c, &body); err != nil {
 			return "", false, err
@@ -240,13 +244,19 @@ func encodeCursor(afterID string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(cursorVersion + afterID))
 }
 
+// decodeCursor accepts exactly the cursors encodeCursor makes (ids in the
+// lowercase form the database prints): any other spelling, such as stray
+// newlines or trailing bits that lenient base64 ignores, is refused.
 func decodeCursor(s string) (string, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) <= len(cursorVersion) || string(b[:len(cursorVersion)]) != cursorVersion {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil {
 		return "", false
 	}
-	id := string(b[len(cursorVersion):])
-	return id, users.ValidID(id)
+	id, ok := strings.CutPrefix(string(b), cursorVersion)
+	if !ok || !users.ValidID(id) || id != strings.ToLower(id) || encodeCursor(id) != s {
+		return "", false
+	}
+	return id, true
 }
 
 // jwks publishes the public keys. Verifiers may cache them for five
