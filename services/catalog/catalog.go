@@ -9,32 +9,6 @@ import (
 	"unicode/utf8"
 )
 
-// ValidID reports whether id has the canonical form of a product or order id
-// (a UUID in 8-4-4-4-12 hex form). Callers answer "not found" for other forms
-// rather than asking the database.
-func ValidID(id string) bool {
-	if len(id) != 36 {
-		return false
-	}
-	for i, r := range id {
-		switch i {
-		case 8, 13, 18, 23:
-			if r != '-' {
-				return false
-			}
-		default:
-			if !isHex(r) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-func isHex(r rune) bool {
-	return '0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F'
-}
-
 // NormalizeID returns id in the lowercase form the database prints, so that
 // two spellings of one UUID compare equal.
 func NormalizeID(id string) string {

@@ -12,26 +12,6 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
-func TestValidID(t *testing.T) {
-	t.Parallel()
-	for id, want := range map[string]bool{
-		"0190a5b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b":   true,
-		"0190A5B4-1C2D-7E3F-8A4B-5C6D7E8F9A0B":   true,
-		"0190a5b4-1c2d-7e3f-8a4b-5c6d7e8f9a0":    false,
-		"0190a5b4-1c2d-7e3f-8a4b-5c6d7e8f9a0bb":  false,
-		"0190a5b41c2d7e3f8a4b5c6d7e8f9a0b":       false,
-		"{0190a5b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b}": false,
-		"0190a5b4-1c2d-7e3f-8a4b_5c6d7e8f9a0b":   false,
-		"0190a5b4-1c2d-7e3f-8a4b-5c6d7e8f9a0g":   false,
-		"":                                       false,
-		"42":                                     false,
-	} {
-		if got := catalog.ValidID(id); got != want {
-			t.Errorf("ValidID(%q) = %v, want %v", id, got, want)
-		}
-	}
-}
-
 func TestSlugs(t *testing.T) {
 	t.Parallel()
 	for slug, want := range map[string]bool{

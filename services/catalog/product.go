@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"bazaar/platform/apperr"
+	"bazaar/platform/ident"
 )
 
 // Product is an item for sale. Prices are integer cents in Currency.
@@ -149,7 +150,7 @@ func (f ProductFilter) Validate() error {
 	v.Check(validText(f.Query, 0, MaxQueryLength, false), "q", "must be at most 200 characters of text")
 	v.Check(f.Category == "" || ValidSlug(f.Category), "category", "must be a category slug")
 	v.Check(f.Limit >= 1 && f.Limit <= MaxLimit, "limit", "must be an integer from 1 to 100")
-	v.Check(f.After == "" || ValidID(f.After), "cursor", "is not a cursor returned by this API")
+	v.Check(f.After == "" || ident.IsUUID(f.After), "cursor", "is not a cursor returned by this API")
 	return v.Err()
 }
 

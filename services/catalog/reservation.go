@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"bazaar/platform/apperr"
+	"bazaar/platform/ident"
 )
 
 // Reservation statuses. A released reservation with no items is a tombstone:
@@ -40,7 +41,7 @@ type ReservationLine struct {
 // through, whatever their form.
 func (r ReservationRequest) Normalize() (ReservationRequest, error) {
 	var v apperr.Validation
-	v.Check(ValidID(r.OrderID), "order_id", "must be a UUID")
+	v.Check(ident.IsUUID(r.OrderID), "order_id", "must be a UUID")
 	v.Check(len(r.Items) >= 1 && len(r.Items) <= MaxReservationLines, "items", "must hold 1 to 100 lines")
 	out := ReservationRequest{OrderID: NormalizeID(r.OrderID), Items: make([]ReservationLine, len(r.Items))}
 	seen := make(map[string]bool, len(r.Items))
@@ -49,7 +50,7 @@ func (r ReservationRequest) Normalize() (ReservationRequest, error) {
 		id := NormalizeID(line.ProductID)
 		v.Check(line.Quantity >= 1 && line.Quantity <= MaxLineQuantity, fmt.Sprintf("items[%d].quantity", i), "must be an integer from 1 to 1000")
 		v.Check(!seen[id], fmt.Sprintf("items[%d].product_id", i), "must not repeat a product of an earlier line")
-		if !ValidID(id) && unknown < 0 {
+		if !ident.IsUUID(id) && unknown < 0 {
 			unknown = i
 		}
 		seen[id] = true

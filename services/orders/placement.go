@@ -84,28 +84,6 @@ func (p Placement) Hash() []byte {
 	return h.Sum(nil)
 }
 
-// ValidID reports whether id has the form of an order or product id (a
-// UUID in its 36-character form). Other forms name nothing that exists, so
-// callers answer "not found" or "unknown product" without asking anyone.
-func ValidID(id string) bool {
-	if len(id) != 36 {
-		return false
-	}
-	for i, r := range id {
-		switch i {
-		case 8, 13, 18, 23:
-			if r != '-' {
-				return false
-			}
-		default:
-			if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // NewID returns a new order id: a UUIDv7, whose time-ordered prefix keeps
 // the primary key index compact.
 func NewID() string {

@@ -98,24 +98,6 @@ func TestPlacementNormalisesAndHashes(t *testing.T) {
 	}
 }
 
-func TestValidID(t *testing.T) {
-	t.Parallel()
-	for id, want := range map[string]bool{
-		p1:                                     true,
-		strings.ToUpper(p1):                    true,
-		orders.NewID():                         true,
-		"":                                     false,
-		"42":                                   false,
-		"0190f3a0000070008000000000000001":     false,
-		"0190f3a0-0000-7000-8000-00000000000g": false,
-		"{190f3a0-0000-7000-8000-000000000001": false,
-	} {
-		if got := orders.ValidID(id); got != want {
-			t.Errorf("ValidID(%q) = %v, want %v", id, got, want)
-		}
-	}
-}
-
 func TestCheckIdempotencyKey(t *testing.T) {
 	t.Parallel()
 	for key, ok := range map[string]bool{

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"bazaar/platform/apperr"
+	"bazaar/platform/ident"
 )
 
 // Store keeps orders. Every status change is a conditional write that
@@ -91,7 +92,7 @@ type Service struct {
 func (s *Service) Place(ctx context.Context, userID string, p Placement, claim *KeyClaim) (Order, error) {
 	lines := p.Lines()
 	for _, l := range lines {
-		if !ValidID(l.ProductID) {
+		if !ident.IsUUID(l.ProductID) {
 			s.Metrics.Rejected(ReasonUnknownProduct)
 			return Order{}, apperr.Errorf(apperr.Unprocessable, "No product has id %s.", quote(l.ProductID))
 		}
@@ -148,7 +149,7 @@ func (s *Service) reject(ctx context.Context, id string, r *rejectionError) erro
 // Order returns the order with id if v may see it, else a NotFound error.
 func (s *Service) Order(ctx context.Context, v Viewer, id string) (Order, error) {
 	notFound := apperr.Errorf(apperr.NotFound, "No order has id %s.", quote(id))
-	if !ValidID(id) {
+	if !ident.IsUUID(id) {
 		return Order{}, notFound
 	}
 	o, err := s.Store.Order(ctx, id)

@@ -155,24 +155,3 @@ type Store interface {
 	// needed, so that the tables do not grow without bound.
 	PurgeRefreshTokens(ctx context.Context, now time.Time) error
 }
-
-// ValidID reports whether id has the form of a user id (a UUID). Callers
-// treat other forms as unknown rather than asking the database.
-func ValidID(id string) bool {
-	if len(id) != 36 {
-		return false
-	}
-	for i, r := range id {
-		switch i {
-		case 8, 13, 18, 23:
-			if r != '-' {
-				return false
-			}
-		default:
-			if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}

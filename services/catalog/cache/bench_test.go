@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkFindProduct compares a product read from PostgreSQL with one
-// answered from Redis (two round trips: the version, then the entry).
+// answered from Redis (one round trip: the version and the entry).
 func BenchmarkFindProduct(b *testing.B) {
 	reset(b)
 	store := postgres.NewProductService(db.Pool)

@@ -36,6 +36,7 @@ package cache
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -157,6 +158,48 @@ func (c *Cache) currentVersion(ctx context.Context, key, kind string) (string, b
 	}
 	c.metrics.bypassed.WithLabelValues(kind).Inc()
 	return "", false
+}
+
+// currentProduct returns the version of product id and the entry stored
+// under it (nil when there is none), or false when the read must go to
+// PostgreSQL without Redis (counted as bypassed).
+func (c *Cache) currentProduct(ctx context.Context, id string) (string, []byte, bool) {
+	if c.ready(ctx) {
+		if v, entry, err := c.product(ctx, id); err == nil {
+			return v, entry, true
+		}
+	}
+	c.metrics.bypassed.WithLabelValues(kindProduct).Inc()
+	return "", nil, false
+}
+
+// productScript returns a product's version, setting it to the fresh token
+// ARGV[1] when it is missing (as versionScript does), and the entry stored
+// under it: the key ARGV[2] followed by the version. One round trip, where
+// reading the version and then the entry took two, on every product read.
+var productScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return {ARGV[1], false}
+end
+return {v, redis.call('GET', ARGV[2] .. v)}`)
+
+// product reads a product's version and its entry under that version.
+func (c *Cache) product(ctx context.Context, id string) (string, []byte, error) {
+	vals, err := productScript.Run(ctx, c.rdb, []string{versionKey(id)}, newToken(), productKeyPrefix(id)).Slice()
+	if err != nil {
+		return "", nil, c.breaker.observe(ctx, err)
+	}
+	version, ok := vals[0].(string)
+	if !ok || len(vals) != 2 {
+		return "", nil, fmt.Errorf("cache: unexpected answer to the product script: %v", vals)
+	}
+	var entry []byte
+	if s, ok := vals[1].(string); ok {
+		entry = []byte(s)
+	}
+	return version, entry, nil
 }
 
 // versionScript returns the versions in KEYS, setting a missing one to the

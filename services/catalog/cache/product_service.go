@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"bazaar/catalog"
+	"bazaar/platform/ident"
 )
 
 // Store is what ProductService decorates: a catalog.ProductService that can
@@ -39,15 +40,21 @@ func NewProductService(store Store, c *Cache) *ProductService {
 
 // FindProduct returns the product with id.
 func (s *ProductService) FindProduct(ctx context.Context, id string) (catalog.Product, error) {
-	if !catalog.ValidID(id) {
+	if !ident.IsUUID(id) {
 		return catalog.Product{}, catalog.ProductNotFound(id)
 	}
 	id = catalog.NormalizeID(id)
-	version, ok := s.cache.currentVersion(ctx, versionKey(id), kindProduct)
+	version, entry, ok := s.cache.currentProduct(ctx, id)
 	if !ok {
 		return s.store.FindProduct(ctx, id)
 	}
 	var p catalog.Product
+	if entry != nil && s.cache.codec.Unmarshal(entry, &p) == nil {
+		s.cache.metrics.count(kindProduct, false, nil)
+		return p, nil
+	}
+	// A miss (or an entry this release cannot read): load it once, however
+	// many readers want it.
 	loaded, err := s.cache.once(ctx, productKey(id, version), &p, func(ctx context.Context) (any, error) {
 		return s.store.FindProduct(ctx, id)
 	})

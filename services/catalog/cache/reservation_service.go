@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"bazaar/catalog"
+	"bazaar/platform/ident"
 )
 
 // ReservationService is a catalog.ReservationService that invalidates the
@@ -31,7 +32,7 @@ func (s *ReservationService) Reserve(ctx context.Context, r catalog.ReservationR
 	case mayHaveCommitted(err):
 		var ids []string
 		for _, line := range r.Items {
-			if catalog.ValidID(line.ProductID) {
+			if ident.IsUUID(line.ProductID) {
 				ids = append(ids, catalog.NormalizeID(line.ProductID))
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"bazaar/catalog"
 	"bazaar/platform/apperr"
 	"bazaar/platform/auth"
+	"bazaar/platform/ident"
 	"bazaar/platform/web"
 )
 
@@ -83,7 +84,7 @@ func (h *Handler) listProducts(c echo.Context) error {
 
 func (h *Handler) getProduct(c echo.Context) error {
 	id := c.Param("id")
-	if !catalog.ValidID(id) {
+	if !ident.IsUUID(id) {
 		return catalog.ProductNotFound(id)
 	}
 	p, err := h.Products.FindProduct(c.Request().Context(), id)
@@ -108,7 +109,7 @@ func (h *Handler) createProduct(c echo.Context) error {
 
 func (h *Handler) updateProduct(c echo.Context) error {
 	id := c.Param("id")
-	if !catalog.ValidID(id) {
+	if !ident.IsUUID(id) {
 		return catalog.ProductNotFound(id)
 	}
 	var in catalog.ProductInput
@@ -124,7 +125,7 @@ func (h *Handler) updateProduct(c echo.Context) error {
 
 func (h *Handler) deleteProduct(c echo.Context) error {
 	id := c.Param("id")
-	if !catalog.ValidID(id) {
+	if !ident.IsUUID(id) {
 		return catalog.ProductNotFound(id)
 	}
 	if err := h.Products.DeleteProduct(c.Request().Context(), id); err != nil {
@@ -161,7 +162,7 @@ func decodeCursor(s string) (string, bool) {
 		return "", false
 	}
 	id, ok := strings.CutPrefix(string(b), cursorVersion)
-	if !ok || !catalog.ValidID(id) || encodeCursor(id) != s || id != catalog.NormalizeID(id) {
+	if !ok || !ident.IsUUID(id) || encodeCursor(id) != s || id != catalog.NormalizeID(id) {
 		return "", false
 	}
 	return id, true

@@ -11,6 +11,7 @@ import (
 
 	"bazaar/catalog"
 	"bazaar/platform/apperr"
+	"bazaar/platform/ident"
 	"bazaar/platform/web"
 )
 
@@ -185,13 +186,13 @@ func FuzzDecodeReservationRequest(f *testing.F) {
 			checkRefusal(t, err, false, reservationFields(len(req.Items))...)
 			return
 		}
-		if !catalog.ValidID(norm.OrderID) || norm.OrderID != strings.ToLower(norm.OrderID) ||
+		if !ident.IsUUID(norm.OrderID) || norm.OrderID != strings.ToLower(norm.OrderID) ||
 			len(norm.Items) < 1 || len(norm.Items) > catalog.MaxReservationLines {
 			t.Fatalf("accepted %q as %+v", body, norm)
 		}
 		seen := map[string]bool{}
 		for _, line := range norm.Items {
-			if !catalog.ValidID(line.ProductID) || line.ProductID != strings.ToLower(line.ProductID) || seen[line.ProductID] ||
+			if !ident.IsUUID(line.ProductID) || line.ProductID != strings.ToLower(line.ProductID) || seen[line.ProductID] ||
 				line.Quantity < 1 || line.Quantity > catalog.MaxLineQuantity {
 				t.Fatalf("accepted %q with line %+v", body, line)
 			}

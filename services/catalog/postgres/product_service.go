@@ -12,6 +12,7 @@ import (
 
 	"bazaar/catalog"
 	"bazaar/platform/apperr"
+	"bazaar/platform/ident"
 	"bazaar/platform/pg"
 )
 
@@ -81,7 +82,7 @@ func (s *ProductService) FindProducts(ctx context.Context, f catalog.ProductFilt
 
 // FindProduct returns the product with id, or a NotFound error.
 func (s *ProductService) FindProduct(ctx context.Context, id string) (catalog.Product, error) {
-	if !catalog.ValidID(id) {
+	if !ident.IsUUID(id) {
 		return catalog.Product{}, catalog.ProductNotFound(id)
 	}
 	p, err := scanProduct(s.pool.QueryRow(ctx, `SELECT `+productColumns+` FROM products WHERE id = $1 AND deleted_at IS NULL`, id))
@@ -99,7 +100,7 @@ func (s *ProductService) FindProduct(ctx context.Context, id string) (catalog.Pr
 func (s *ProductService) FindProductsByID(ctx context.Context, ids []string) ([]catalog.Product, error) {
 	valid := make([]string, 0, len(ids))
 	for _, id := range ids {
-		if catalog.ValidID(id) {
+		if ident.IsUUID(id) {
 			valid = append(valid, id)
 		}
 	}
@@ -162,7 +163,7 @@ func (s *ProductService) CreateProduct(ctx context.Context, in catalog.ProductIn
 // the change is applied so that it never overwrites a concurrent stock
 // reservation with a stale count.
 func (s *ProductService) UpdateProduct(ctx context.Context, id string, in catalog.ProductInput) (catalog.Product, error) {
-	if !catalog.ValidID(id) {
+	if !ident.IsUUID(id) {
 		return catalog.Product{}, catalog.ProductNotFound(id)
 	}
 	if err := in.ValidateUpdate(); err != nil {
@@ -200,7 +201,7 @@ func (s *ProductService) UpdateProduct(ctx context.Context, id string, in catalo
 // DeleteProduct soft-deletes a product: it leaves listings, counts and its
 // SKU, but reservations that name it keep a valid reference.
 func (s *ProductService) DeleteProduct(ctx context.Context, id string) error {
-	if !catalog.ValidID(id) {
+	if !ident.IsUUID(id) {
 		return catalog.ProductNotFound(id)
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE products SET deleted_at = now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL`, id)

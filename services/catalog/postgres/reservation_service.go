@@ -11,6 +11,7 @@ import (
 
 	"bazaar/catalog"
 	"bazaar/platform/apperr"
+	"bazaar/platform/ident"
 )
 
 // ReservationService implements catalog.ReservationService on PostgreSQL.
@@ -143,7 +144,7 @@ func shortage(ctx context.Context, tx pgx.Tx, line catalog.ReservationLine) erro
 
 // Release gives back the stock reserved under orderID, once.
 func (s *ReservationService) Release(ctx context.Context, orderID string) (catalog.Reservation, error) {
-	if !catalog.ValidID(orderID) {
+	if !ident.IsUUID(orderID) {
 		return catalog.Reservation{}, &apperr.Error{Code: apperr.Invalid, Message: "The order id is not valid.",
 			Fields: []apperr.FieldError{{Field: "order_id", Message: "must be a UUID"}}}
 	}
@@ -189,7 +190,7 @@ func (s *ReservationService) Release(ctx context.Context, orderID string) (catal
 
 // FindReservation returns what is recorded under orderID.
 func (s *ReservationService) FindReservation(ctx context.Context, orderID string) (catalog.Reservation, error) {
-	if !catalog.ValidID(orderID) {
+	if !ident.IsUUID(orderID) {
 		return catalog.Reservation{}, catalog.ReservationNotFound(orderID)
 	}
 	res, err := findReservation(ctx, s.pool, catalog.NormalizeID(orderID), "")

@@ -12,6 +12,7 @@ import (
 	"bazaar/catalog/internal/catalogtest"
 	"bazaar/catalog/postgres"
 	"bazaar/platform/apperr"
+	"bazaar/platform/ident"
 )
 
 func newReservations(t *testing.T) (*postgres.ProductService, *postgres.ReservationService) {
@@ -104,7 +105,7 @@ func TestReserveAllOrNothing(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			_, err := rs.Reserve(context.Background(), c.req)
 			catalogtest.WantCode(t, err, c.code)
-			if catalog.ValidID(c.req.OrderID) {
+			if ident.IsUUID(c.req.OrderID) {
 				_, err := rs.FindReservation(context.Background(), c.req.OrderID)
 				catalogtest.WantCode(t, err, apperr.NotFound)
 			}

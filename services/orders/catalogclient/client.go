@@ -40,6 +40,10 @@ type Config struct {
 
 const maxBackoff = 2 * time.Second
 
+// maxIdleConns is how many idle connections to the catalog are kept: one
+// per placement in flight, well beyond what the database pool lets run.
+const maxIdleConns = 100
+
 // maxAnswer bounds how much of an answer is read.
 const maxAnswer = 1 << 20
 
@@ -55,9 +59,15 @@ var _ orders.Catalog = (*Client)(nil)
 
 // New returns a Client whose metrics are registered on reg.
 func New(cfg Config, reg prometheus.Registerer) *Client {
+	// http.DefaultTransport keeps two idle connections per host: with more
+	// placements at once, most calls opened a new connection to the catalog
+	// (and left one in TIME_WAIT), which the profile showed as a tenth of
+	// this service's CPU. Keep as many as there can be calls in flight.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConns, transport.MaxIdleConnsPerHost = maxIdleConns, maxIdleConns
 	c := &Client{
 		cfg:  cfg,
-		http: &http.Client{},
+		http: &http.Client{Transport: transport},
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "orders_catalog_request_duration_seconds",
 			Help:    "Time of each attempt to call the catalog's reservation API, by operation.",

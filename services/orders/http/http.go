@@ -16,6 +16,7 @@ import (
 	"bazaar/orders"
 	"bazaar/platform/apperr"
 	"bazaar/platform/auth"
+	"bazaar/platform/ident"
 	"bazaar/platform/web"
 )
 
@@ -276,7 +277,7 @@ func decodeCursor(s string) (orders.Cursor, bool) {
 		return orders.Cursor{}, false
 	}
 	parts := strings.Split(string(b), ":")
-	if len(parts) != 3 || parts[0] != cursorVersion || !orders.ValidID(parts[2]) || parts[2] != strings.ToLower(parts[2]) {
+	if len(parts) != 3 || parts[0] != cursorVersion || !ident.IsUUID(parts[2]) || parts[2] != strings.ToLower(parts[2]) {
 		return orders.Cursor{}, false
 	}
 	us, err := strconv.ParseInt(parts[1], 10, 64)

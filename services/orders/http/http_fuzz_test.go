@@ -12,6 +12,7 @@ import (
 
 	"bazaar/orders"
 	"bazaar/platform/apperr"
+	"bazaar/platform/ident"
 	"bazaar/platform/web"
 )
 
@@ -153,7 +154,7 @@ func FuzzDecodeCursor(f *testing.F) {
 		if !ok {
 			return
 		}
-		if !orders.ValidID(cur.ID) || cur.ID != strings.ToLower(cur.ID) || cur.CreatedAt.Before(time.Unix(0, 0)) {
+		if !ident.IsUUID(cur.ID) || cur.ID != strings.ToLower(cur.ID) || cur.CreatedAt.Before(time.Unix(0, 0)) {
 			t.Fatalf("decodeCursor(%q) = %+v", s, cur)
 		}
 		if again := encodeCursor(cur); again != s {

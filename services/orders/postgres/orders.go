@@ -12,17 +12,25 @@ import (
 	"bazaar/platform/apperr"
 )
 
-// CreatePending implements orders.Store.
+// insertPending inserts a pending order, due for the reconciler after
+// settleAfter.
+const insertPending = `
+	INSERT INTO orders (id, user_id, status, settle_after)
+	VALUES ($1, $2, 'pending', now() + $3::bigint * interval '1 microsecond')`
+
+// CreatePending implements orders.Store. Without a claim it is one
+// statement, committed on its own: a transaction would cost two more round
+// trips to PostgreSQL on every placement.
 func (s *Store) CreatePending(ctx context.Context, o orders.Order, claim *orders.KeyClaim, settleAfter time.Duration) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO orders (id, user_id, status, settle_after)
-			VALUES ($1, $2, 'pending', now() + $3::bigint * interval '1 microsecond')`,
-			o.ID, o.UserID, micros(settleAfter)); err != nil {
-			return err
+	if claim == nil {
+		if _, err := s.pool.Exec(ctx, insertPending, o.ID, o.UserID, micros(settleAfter)); err != nil {
+			return wrap("create pending order", err)
 		}
-		if claim == nil {
-			return nil
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, insertPending, o.ID, o.UserID, micros(settleAfter)); err != nil {
+			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE idempotency_keys SET order_id = $1 WHERE user_id = $2 AND key = $3 AND token = $4`,
 			o.ID, claim.UserID, claim.Key, claim.Token)
@@ -43,6 +51,25 @@ func (s *Store) CreatePending(ctx context.Context, o orders.Order, claim *orders
 	return nil
 }
 
+// settle moves a pending order to its final status and inserts its items,
+// in one statement: atomic without a transaction, so one round trip to
+// PostgreSQL where BEGIN, UPDATE, COPY and COMMIT took five. The items are
+// inserted only when the update matched (unnest turns the column arrays
+// into rows); no row comes back when it did not.
+const settle = `
+	WITH settled AS (
+		UPDATE orders SET status = $2, total_cents = $3, currency = $4, reject_reason = $5, updated_at = now()
+		WHERE id = $1 AND status = 'pending' AND settle_attempts = 0
+		RETURNING user_id, created_at
+	), items AS (
+		INSERT INTO order_items (order_id, line, product_id, sku, name, quantity, unit_price_cents)
+		SELECT $1, l.line, l.product_id, l.sku, l.name, l.quantity, l.unit_price_cents
+		FROM unnest($6::integer[], $7::uuid[], $8::text[], $9::text[], $10::integer[], $11::bigint[])
+			AS l (line, product_id, sku, name, quantity, unit_price_cents)
+		WHERE EXISTS (SELECT FROM settled)
+	)
+	SELECT user_id, created_at FROM settled`
+
 // Settle implements orders.Store.
 func (s *Store) Settle(ctx context.Context, id string, st orders.Settlement) (orders.Order, error) {
 	if st.Status != orders.StatusConfirmed && st.Status != orders.StatusRejected || !orders.StatusPending.CanBecome(st.Status) {
@@ -56,31 +83,18 @@ func (s *Store) Settle(ctx context.Context, id string, st orders.Settlement) (or
 	} else {
 		reason = &st.Reason
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `
-			UPDATE orders SET status = $2, total_cents = $3, currency = $4, reject_reason = $5, updated_at = now()
-			WHERE id = $1 AND status = 'pending' AND settle_attempts = 0
-			RETURNING user_id, created_at`,
-			id, st.Status, total, currency, reason).Scan(&o.UserID, &o.CreatedAt)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return orders.ErrTakenOver
-		}
-		if err != nil {
-			return err
-		}
-		if len(st.Items) == 0 {
-			return nil
-		}
-		rows := make([][]any, len(st.Items))
-		for i, it := range st.Items {
-			rows[i] = []any{id, i, it.ProductID, it.SKU, it.Name, it.Quantity, it.UnitPriceCents}
-		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"order_items"},
-			[]string{"order_id", "line", "product_id", "sku", "name", "quantity", "unit_price_cents"}, pgx.CopyFromRows(rows))
-		return err
-	})
-	if errors.Is(err, orders.ErrTakenOver) {
-		return orders.Order{}, fmt.Errorf("settle order %s: %w", id, err)
+	n := len(st.Items)
+	line, quantity := make([]int32, n), make([]int32, n)
+	productID, sku, name := make([]string, n), make([]string, n), make([]string, n)
+	unitPriceCents := make([]int64, n)
+	for i, it := range st.Items {
+		line[i], productID[i], sku[i], name[i] = int32(i), it.ProductID, it.SKU, it.Name
+		quantity[i], unitPriceCents[i] = int32(it.Quantity), it.UnitPriceCents
+	}
+	err := s.pool.QueryRow(ctx, settle, id, st.Status, total, currency, reason,
+		line, productID, sku, name, quantity, unitPriceCents).Scan(&o.UserID, &o.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return orders.Order{}, fmt.Errorf("settle order %s: %w", id, orders.ErrTakenOver)
 	}
 	if err != nil {
 		return orders.Order{}, wrap("settle order "+id, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"bazaar/platform/apperr"
+	"bazaar/platform/ident"
 	"bazaar/platform/web"
 	"bazaar/users"
 )
@@ -253,7 +254,7 @@ func decodeCursor(s string) (string, bool) {
 		return "", false
 	}
 	id, ok := strings.CutPrefix(string(b), cursorVersion)
-	if !ok || !users.ValidID(id) || id != strings.ToLower(id) || encodeCursor(id) != s {
+	if !ok || !ident.IsUUID(id) || id != strings.ToLower(id) || encodeCursor(id) != s {
 		return "", false
 	}
 	return id, true

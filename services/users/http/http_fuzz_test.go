@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"bazaar/platform/apperr"
+	"bazaar/platform/ident"
 	"bazaar/platform/web"
 	"bazaar/users"
 )
@@ -168,7 +169,7 @@ func FuzzDecodeCursor(f *testing.F) {
 		if !ok {
 			return
 		}
-		if !users.ValidID(after) {
+		if !ident.IsUUID(after) {
 			t.Fatalf("decodeCursor(%q) = %q, not a user id", s, after)
 		}
 		if again := encodeCursor(after); again != s {

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"bazaar/platform/apperr"
+	"bazaar/platform/ident"
 	"bazaar/platform/pg"
 	"bazaar/users"
 )
@@ -100,7 +101,7 @@ func (s *Store) FindCredentials(ctx context.Context, email string) (users.User, 
 
 // FindUser implements users.Store.
 func (s *Store) FindUser(ctx context.Context, id string) (users.User, error) {
-	if !users.ValidID(id) {
+	if !ident.IsUUID(id) {
 		return users.User{}, errNoUser
 	}
 	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))

@@ -9,6 +9,7 @@ import (
 
 	"bazaar/catalog"
 	"bazaar/platform/apperr"
+	"bazaar/platform/ident"
 )
 
 // ProductServiceContract runs the cases every catalog.ProductService must
@@ -122,7 +123,7 @@ func ids(ps []catalog.Product) []string {
 
 func testFindProduct(t *testing.T, s catalog.ProductService) {
 	want := MustCreate(t, s, Input("HP-1", "Aurora Wireless Headphones", "Over-ear, 30 hours of battery.", "electronics", 12999, 7))
-	if !catalog.ValidID(want.ID) || want.Currency != catalog.DefaultCurrency || want.CreatedAt.IsZero() {
+	if !ident.IsUUID(want.ID) || want.Currency != catalog.DefaultCurrency || want.CreatedAt.IsZero() {
 		t.Fatalf("created product = %+v, want a UUID id, currency USD and a creation time", want)
 	}
 	got, err := findProduct(t, s, want.ID)

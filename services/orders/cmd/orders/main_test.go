@@ -25,6 +25,7 @@ import (
 	"bazaar/platform/app"
 	"bazaar/platform/auth"
 	"bazaar/platform/config"
+	"bazaar/platform/ident"
 	"bazaar/platform/pg"
 	"bazaar/platform/web"
 )
@@ -264,7 +265,7 @@ func TestPlaceAndRead(t *testing.T) {
 	if diff := cmp.Diff(want, o); diff != "" {
 		t.Errorf("order (-want +got):\n%s", diff)
 	}
-	if !orders.ValidID(o.ID) || time.Since(o.CreatedAt) > time.Minute {
+	if !ident.IsUUID(o.ID) || time.Since(o.CreatedAt) > time.Minute {
 		t.Errorf("id %q, created_at %v", o.ID, o.CreatedAt)
 	}
 	if h.catalog.stock(mug) != 7 || h.catalog.stock(teapot) != 4 {
