@@ -46,6 +46,18 @@ ps: compose ## Show the containers and their health
 seed: ## Load the demo catalogue into the running stack
 	set -a; . ./.env; set +a; cd services/catalog && go run ./cmd/seed
 
+.PHONY: backup
+backup: compose ## Back up every service's schema into BACKUP_DIR (default ./backups)
+	scripts/backup.sh
+
+.PHONY: restore
+restore: compose ## Restore a backup set, REPLACING the data (BACKUP=<set>, default the newest)
+	scripts/restore.sh $(BACKUP)
+
+.PHONY: deploy
+deploy: compose ## Replace services without downtime (SERVICE=catalog; default all three)
+	scripts/deploy.sh $(SERVICE)
+
 .PHONY: test
 test: check obs unit fuzz-short e2e ## Everything CI runs: checks, unit and store tests, end-to-end tests
 
