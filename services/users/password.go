@@ -7,7 +7,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
+	"sync"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 
@@ -39,9 +42,22 @@ var b64 = base64.RawStdEncoding // PHC strings use unpadded standard base64.
 // PasswordHasher hashes and verifies passwords with argon2id. Each hash
 // holds 19 MiB while it runs, so at most a fixed number run at once: a burst
 // of logins queues for a slot instead of exhausting the container's memory.
+//
+// Once no hash has run for returnAfter, the hasher hands that memory back
+// to the operating system. Go's collector would return it only slowly
+// (its scavenger works over minutes), leaving the idle service holding
+// several times its working size after a single login.
 type PasswordHasher struct {
 	slots chan struct{}
+
+	mu   sync.Mutex
+	idle *time.Timer // runs returnMemory once no hash has run for returnAfter
 }
+
+// returnAfter is how long the hasher waits without a hash before it returns
+// memory to the OS: long enough that a stream of logins, which reuses the
+// memory, does not pay a forced collection for each one.
+const returnAfter = time.Second
 
 // NewPasswordHasher returns a hasher computing at most concurrency hashes at
 // once, which needs concurrency × 19 MiB. Argon2id with parallelism 1 keeps
@@ -56,9 +72,29 @@ var errBusy = &apperr.Error{Code: apperr.Unavailable, Message: "The server is bu
 func (h *PasswordHasher) acquire(ctx context.Context) (release func(), err error) {
 	select {
 	case h.slots <- struct{}{}:
-		return func() { <-h.slots }, nil
+		return h.release, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w (%w)", errBusy, ctx.Err())
+	}
+}
+
+// release frees a slot and (re)starts the wait before memory is returned.
+func (h *PasswordHasher) release() {
+	<-h.slots
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.idle == nil {
+		h.idle = time.AfterFunc(returnAfter, h.returnMemory)
+	} else {
+		h.idle.Reset(returnAfter)
+	}
+}
+
+// returnMemory collects the hashes' garbage and returns the freed memory to
+// the OS, unless a hash is running (its release comes back here later).
+func (h *PasswordHasher) returnMemory() {
+	if len(h.slots) == 0 {
+		debug.FreeOSMemory()
 	}
 }
 

@@ -56,6 +56,7 @@ func Main(name string, newService func(logger *slog.Logger) (Service, error)) {
 	}
 	logger := log.New(os.Stdout, name, level)
 	slog.SetDefault(logger)
+	limitMemory(logger)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

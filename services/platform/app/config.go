@@ -34,13 +34,15 @@ func LoadBase(e *config.Env, service string) Base {
 			DrainDelay:   e.Duration("DRAIN_DELAY", 0),
 		},
 		DB: pg.Config{
-			URL:      e.Required("DATABASE_URL"),
-			MaxConns: int32(e.Int("DB_MAX_CONNS", 10)),
+			URL:            e.Required("DATABASE_URL"),
+			MaxConns:       int32(e.Int("DB_MAX_CONNS", 10)),
+			ConnectTimeout: e.Duration("DB_CONNECT_TIMEOUT", 500*time.Millisecond),
 		},
 		ShutdownTimeout: e.Duration("SHUTDOWN_TIMEOUT", 15*time.Second),
 	}
 	e.Check(b.Env == "development" || b.Env == "production", "APP_ENV must be development or production")
 	e.Check(b.DB.MaxConns >= 1 && b.DB.MaxConns <= 100, "DB_MAX_CONNS must be from 1 to 100")
+	e.Check(b.DB.ConnectTimeout >= 10*time.Millisecond && b.DB.ConnectTimeout <= time.Minute, "DB_CONNECT_TIMEOUT must be from 10ms to 1m")
 	if b.Production() && b.DB.URL != "" {
 		checkProductionDatabase(e, b.DB.URL)
 	}

@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -22,6 +24,12 @@ import (
 type Config struct {
 	URL      string
 	MaxConns int32
+	// ConnectTimeout bounds the name lookup, and then the rest of opening
+	// a connection, unless the URL sets connect_timeout. Without it a
+	// request waits as long as the network does while the database is
+	// gone (a lookup of a name the DNS no longer knows can take seconds),
+	// where it should fail fast with a 503.
+	ConnectTimeout time.Duration
 }
 
 // Connect opens a pool and waits, until ctx ends, for the database to
@@ -33,6 +41,15 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*pgxpool.Poo
 	}
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
+	}
+	if cc := pc.ConnConfig; cfg.ConnectTimeout > 0 && cc.ConnectTimeout == 0 {
+		cc.ConnectTimeout = cfg.ConnectTimeout
+		lookup := cc.LookupFunc
+		cc.LookupFunc = func(ctx context.Context, host string) ([]string, error) {
+			ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+			defer cancel()
+			return lookup(ctx, host)
+		}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
@@ -56,16 +73,40 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*pgxpool.Poo
 var errDatabaseUnavailable = &apperr.Error{Code: apperr.Unavailable, Message: "The database is unavailable; try again shortly."}
 
 // Unavailable wraps err as an apperr.Unavailable when it says the database
-// could not be reached, so callers answer 503 rather than 500. The cause
-// stays in the chain for the log.
+// could not be reached or went away, so callers answer 503 rather than 500.
+// The cause stays in the chain for the log.
 func Unavailable(err error) error {
 	if err == nil {
 		return nil
 	}
-	var netErr net.Error
-	var connectErr *pgconn.ConnectError
-	if errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) || pgconn.SafeToRetry(err) {
+	if lostDatabase(err) {
 		return fmt.Errorf("%w (%w)", errDatabaseUnavailable, err)
 	}
 	return err
+}
+
+// lostDatabase reports whether err is the database being out of reach
+// rather than a mistake in the request: no connection could be made, the
+// connection broke (a server killed mid-query reads as an unexpected EOF),
+// a wait ran out, or the server says it is shutting down, starting up or
+// full.
+func lostDatabase(err error) bool {
+	var netErr net.Error
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"): // connection exception
+			return true
+		case pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03": // admin shutdown, crash shutdown, cannot connect now
+			return true
+		case pgErr.Code == "53300": // too many connections
+			return true
+		}
+	}
+	return false
 }

@@ -28,6 +28,11 @@ func TestUnavailable(t *testing.T) {
 	}{
 		{"network error", fmt.Errorf("query: %w", &net.OpError{Op: "dial", Err: errors.New("connection refused")}), apperr.Unavailable},
 		{"deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), apperr.Unavailable},
+		{"server killed mid-query", fmt.Errorf("query: %w", io.ErrUnexpectedEOF), apperr.Unavailable},
+		{"server shutting down", &pgconn.PgError{Code: "57P01"}, apperr.Unavailable},
+		{"server starting up", &pgconn.PgError{Code: "57P03"}, apperr.Unavailable},
+		{"connection failure", &pgconn.PgError{Code: "08006"}, apperr.Unavailable},
+		{"too many connections", &pgconn.PgError{Code: "53300"}, apperr.Unavailable},
 		{"constraint violation", &pgconn.PgError{Code: "23505"}, apperr.Internal},
 		{"domain error", apperr.Errorf(apperr.NotFound, "gone"), apperr.NotFound},
 	} {

@@ -1,0 +1,362 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"bazaar/e2e/internal/load"
+)
+
+// TestFaults breaks a stack of its own while traffic flows through nginx,
+// and checks what users see: PostgreSQL killed, Redis stopped, a catalog
+// replica killed, and every service restarted one container at a time.
+// The subtests run in order on one stack, each leaving it as it found it.
+func TestFaults(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	f := startFaultStack(ctx, t)
+	t.Run("PostgresKilled", func(t *testing.T) { testPostgresKilled(ctx, t, f) })
+	t.Run("RedisStopped", func(t *testing.T) { testRedisStopped(ctx, t, f) })
+	t.Run("CatalogReplicaKilled", func(t *testing.T) { testCatalogReplicaKilled(ctx, t, f) })
+	t.Run("RollingRestart", func(t *testing.T) { testRollingRestart(ctx, t, f) })
+}
+
+// orderBook keeps the orders that were answered 201, by shopper.
+type orderBook struct {
+	mu     sync.Mutex
+	placed map[int][]string
+}
+
+func (b *orderBook) add(shopper int, body []byte) {
+	var o shopOrder
+	if json.Unmarshal(body, &o) == nil && o.ID != "" {
+		b.mu.Lock()
+		b.placed[shopper] = append(b.placed[shopper], o.ID)
+		b.mu.Unlock()
+	}
+}
+
+// check fails the test unless every order answered 201 is there, confirmed,
+// for the shopper who placed it.
+func (b *orderBook) check(t *testing.T, shoppers []*Client) {
+	t.Helper()
+	n := 0
+	for s, ids := range b.placed {
+		for _, id := range ids {
+			var o shopOrder
+			shoppers[s].Do(t, "GET", "/api/orders/"+id, nil).Expect(t, http.StatusOK, &o)
+			if o.Status != "confirmed" {
+				t.Errorf("order %s was answered 201 but is %q", id, o.Status)
+			}
+			n++
+		}
+	}
+	t.Logf("all %d orders answered 201 are there, confirmed", n)
+}
+
+// place is a load request placing one order of one unit of p for shopper
+// i % len(shoppers), with an idempotency key, so that clients may retry it.
+func place(c *http.Client, base string, shoppers []*Client, p shopProduct, book *orderBook) func(ctx context.Context, i int) load.Outcome {
+	body := map[string]any{"items": []map[string]any{{"product_id": p.ID, "quantity": 1}}}
+	return func(ctx context.Context, i int) load.Outcome {
+		s := i % len(shoppers)
+		out, data := call(ctx, c, base, "POST", "/api/orders", shoppers[s].Token, body, "Idempotency-Key", "fault-"+uniqueWord())
+		if out.Status == http.StatusCreated {
+			book.add(s, data)
+		}
+		return out
+	}
+}
+
+// confirmedUnits sums the units of the shoppers' confirmed orders of p.
+func confirmedUnits(t *testing.T, shoppers []*Client, p shopProduct) int {
+	t.Helper()
+	units := 0
+	for _, s := range shoppers {
+		for cursor := ""; ; {
+			var page struct {
+				Items []struct {
+					shopOrder
+				} `json:"items"`
+				NextCursor *string `json:"next_cursor"`
+			}
+			s.Do(t, "GET", "/api/orders?limit=100&cursor="+url.QueryEscape(cursor), nil).Expect(t, http.StatusOK, &page)
+			for _, o := range page.Items {
+				for _, it := range o.Items {
+					if o.Status == "confirmed" && it.ProductID == p.ID {
+						units += it.Quantity
+					}
+				}
+			}
+			if page.NextCursor == nil {
+				break
+			}
+			cursor = *page.NextCursor
+		}
+	}
+	return units
+}
+
+// testPostgresKilled kills PostgreSQL under a stream of orders, searches
+// and profile reads: every answer in the outage must be a 503 problem+json
+// within a second, readiness must fail, and the services must recover by
+// themselves once PostgreSQL is back, without losing or overselling a unit.
+func testPostgresKilled(ctx context.Context, t *testing.T, f *faultStack) {
+	f.logsOnFailure(t)
+	const initial = 5000
+	p := f.newProduct(t, initial)
+	shoppers := f.newShoppers(t, 4)
+	book := &orderBook{placed: map[int][]string{}}
+	c := load.NewClient(64, 10*time.Second)
+	order := place(c, f.BaseURL, shoppers, p, book)
+	kind := func(i int) string { return [...]string{"order", "order", "search", "me"}[i%4] }
+	run := load.Start(ctx, load.Options{Rate: 40, Workers: 64, Duration: 3 * time.Minute}, func(ctx context.Context, i int) load.Outcome {
+		var out load.Outcome
+		switch kind(i) {
+		case "order":
+			out = order(ctx, i/2)
+		case "search": // a word never searched before misses the cache: PostgreSQL answers
+			out, _ = call(ctx, c, f.BaseURL, "GET", "/api/catalog/products?q="+uniqueWord(), "", nil)
+		case "me":
+			out, _ = call(ctx, c, f.BaseURL, "GET", "/api/users/me", shoppers[i%len(shoppers)].Token, nil)
+		}
+		return expect(out, http.StatusOK, http.StatusCreated, http.StatusServiceUnavailable)
+	})
+	services := map[string]string{}
+	for _, s := range []string{"catalog", "users", "orders"} {
+		services[s] = f.container(t, s)
+	}
+	pg := f.container(t, "postgres")
+	defer f.docker(t, "start", pg) // whatever happens, the next subtest needs it
+
+	time.Sleep(3 * time.Second)
+	down := time.Now()
+	f.docker(t, "kill", pg)
+	for s, id := range services {
+		if !eventually(15*time.Second, func() bool { return !f.ready(id) }) {
+			t.Errorf("%s: /readyz still passes 15s after PostgreSQL was killed", s)
+		}
+	}
+	time.Sleep(time.Until(down.Add(8 * time.Second)))
+	up := time.Now()
+	f.docker(t, "start", pg)
+	for s, id := range services {
+		if !eventually(time.Minute, func() bool { return f.ready(id) }) {
+			t.Fatalf("%s: /readyz still fails 1m after PostgreSQL restarted", s)
+		}
+	}
+	recovered := time.Now()
+	time.Sleep(5 * time.Second)
+	rs := run.Stop()
+	report(t, "postgres killed", rs, kind)
+
+	downAt, upAt, recoveredAt := run.Offset(down), run.Offset(up), run.Offset(recovered)
+	t.Logf("PostgreSQL down from %s to %s into the run; every service ready again at %s", load.Round(downAt), load.Round(upAt), load.Round(recoveredAt))
+	if wrong := rs.Filter(func(r load.Result) bool { return r.Err != nil }); len(wrong.List) > 0 {
+		t.Errorf("%d answers were neither a success nor a 503 problem+json", len(wrong.List))
+	}
+	outage := rs.Filter(func(r load.Result) bool { return r.Start >= downAt+time.Second && r.Start < upAt })
+	unavailable := outage.Filter(func(r load.Result) bool { return r.Status == http.StatusServiceUnavailable })
+	t.Logf("during the outage: %s; %d answered 503", outage.Summary(), len(unavailable.List))
+	for k := range 3 {
+		name := [...]string{"order", "search", "me"}[k]
+		n := len(unavailable.Filter(func(r load.Result) bool { return kind(r.I) == name }).List)
+		if n == 0 {
+			t.Errorf("no %s request answered 503 while PostgreSQL was down", name)
+		}
+	}
+	if s := outage.Summary(); s.Max > time.Second {
+		t.Errorf("an answer during the outage took %s, want at most 1s", load.Round(s.Max))
+	}
+	after := rs.Filter(func(r load.Result) bool { return r.Start >= recoveredAt+time.Second })
+	if s := after.Summary(); s.Requests < 20 || s.Failed > 0 {
+		t.Errorf("after recovery: %s; want at least 20 requests, all successful", s)
+	}
+
+	book.check(t, shoppers)
+	// Orders left pending by the outage are settled by the reconciler
+	// (failed, stock released) after their lease: wait for that.
+	var stock, units int
+	settled := eventually(90*time.Second, func() bool {
+		stock, units = f.product(t, p.ID).Stock, confirmedUnits(t, shoppers, p)
+		return stock+units == initial
+	})
+	t.Logf("stock %d + confirmed units %d, initial %d", stock, units, initial)
+	if !settled || stock < 0 {
+		t.Errorf("stock %d + confirmed units %d != initial stock %d", stock, units, initial)
+	}
+}
+
+// product reads a product of the fault stack.
+func (f *faultStack) product(t *testing.T, id string) shopProduct {
+	t.Helper()
+	var p shopProduct
+	f.client("").Do(t, "GET", "/api/catalog/products/"+id, nil).Expect(t, http.StatusOK, &p)
+	return p
+}
+
+// testRedisStopped stops Redis under catalog reads: not one may fail, and
+// once Redis is back the catalog caches again.
+func testRedisStopped(ctx context.Context, t *testing.T, f *faultStack) {
+	f.logsOnFailure(t)
+	products := []shopProduct{f.newProduct(t, 10), f.newProduct(t, 10), f.newProduct(t, 10)}
+	cacheMetrics := func() (hits, bypassed float64) {
+		m := f.internal(t, "http://catalog:8081/metrics")
+		return metric(m, "catalog_cache_hits_total", ""), metric(m, "catalog_cache_bypassed_total", "")
+	}
+	c := load.NewClient(64, 10*time.Second)
+	kind := func(i int) string { return [...]string{"product", "product", "list", "categories"}[i%4] }
+	run := load.Start(ctx, load.Options{Rate: 40, Workers: 64, Duration: 3 * time.Minute}, func(ctx context.Context, i int) load.Outcome {
+		path := map[string]string{
+			"product":    "/api/catalog/products/" + products[i%len(products)].ID,
+			"list":       "/api/catalog/products?category=fault-tests",
+			"categories": "/api/catalog/categories",
+		}[kind(i)]
+		out, _ := call(ctx, c, f.BaseURL, "GET", path, "", nil)
+		return expect(out, http.StatusOK)
+	})
+	redis := f.container(t, "redis")
+	defer f.docker(t, "start", redis)
+
+	time.Sleep(3 * time.Second)
+	hits, bypassed := cacheMetrics()
+	f.docker(t, "stop", redis)
+	if !eventually(15*time.Second, func() bool { _, b := cacheMetrics(); return b > bypassed+10 }) {
+		t.Error("reads did not bypass the cache while Redis was stopped")
+	}
+	time.Sleep(3 * time.Second)
+	downHits, _ := cacheMetrics()
+	f.docker(t, "start", redis)
+	f.waitHealthy(t, redis)
+	restarted, _ := cacheMetrics()
+	resumed := eventually(30*time.Second, func() bool { h, _ := cacheMetrics(); return h > restarted+20 })
+	time.Sleep(2 * time.Second)
+	rs := run.Stop()
+	report(t, "redis stopped", rs, kind)
+	final, _ := cacheMetrics()
+	t.Logf("cache hits: %.0f before the stop, %.0f while stopped, %.0f when Redis was back, %.0f at the end", hits, downHits, restarted, final)
+	if !resumed {
+		t.Error("cache hits did not rise within 30s of Redis's return")
+	}
+	if n := len(rs.Failures()); n > 0 {
+		t.Errorf("%d of %d catalog reads failed; want none", n, len(rs.List))
+	}
+}
+
+// testCatalogReplicaKilled runs two catalog replicas and kills one under
+// read load: fewer than 0.5% of the reads may fail.
+func testCatalogReplicaKilled(ctx context.Context, t *testing.T, f *faultStack) {
+	f.logsOnFailure(t)
+	f.compose(t, "up", "--detach", "--no-deps", "--no-build", "--no-recreate", "--scale", "catalog=2", "catalog")
+	replicas := f.containers(t, "catalog")
+	if len(replicas) != 2 {
+		t.Fatalf("catalog has %d running containers after scaling to 2", len(replicas))
+	}
+	for _, id := range replicas {
+		f.waitHealthy(t, id)
+	}
+	f.reloadNginx(t)
+	victim := replicas[0]
+	defer func() {
+		f.docker(t, "rm", "--force", victim)
+		f.reloadNginx(t)
+	}()
+
+	products := []shopProduct{f.newProduct(t, 10), f.newProduct(t, 10), f.newProduct(t, 10)}
+	c := load.NewClient(64, 10*time.Second)
+	kind := func(i int) string { return [...]string{"product", "product", "product", "list"}[i%4] }
+	run := load.Start(ctx, load.Options{Rate: 100, Workers: 64, Duration: 20 * time.Second}, func(ctx context.Context, i int) load.Outcome {
+		path := "/api/catalog/products/" + products[i%len(products)].ID
+		if kind(i) == "list" {
+			path = "/api/catalog/products?category=fault-tests"
+		}
+		out, _ := call(ctx, c, f.BaseURL, "GET", path, "", nil)
+		return expect(out, http.StatusOK)
+	})
+	time.Sleep(5 * time.Second)
+	for _, id := range replicas {
+		served := metric(f.internal(t, "http://"+f.ip(t, id)+":8081/metrics"), "http_requests_total", `route="/api/catalog/products/:id"`)
+		t.Logf("replica %.12s answered %.0f product reads before the kill", id, served)
+		if served == 0 {
+			t.Errorf("replica %.12s got no traffic: nginx does not balance over both", id)
+		}
+	}
+	killedAt := run.Offset(time.Now())
+	f.docker(t, "kill", victim)
+	rs := run.Wait()
+	report(t, "catalog replica killed", rs, kind)
+	t.Logf("replica killed %s into the run; after that: %s", load.Round(killedAt),
+		rs.Filter(func(r load.Result) bool { return r.Start >= killedAt }).Summary())
+	failed := len(rs.Failures())
+	if len(rs.List) < 1000 || float64(failed) >= 0.005*float64(len(rs.List)) {
+		t.Errorf("%d of %d reads failed; want at least 1000 reads and under 0.5%% failed", failed, len(rs.List))
+	}
+}
+
+// testRollingRestart replaces every service's container, one service at a
+// time, with the project's deploy script, under mixed load: not one
+// request may fail.
+func testRollingRestart(ctx context.Context, t *testing.T, f *faultStack) {
+	f.logsOnFailure(t)
+	p := f.newProduct(t, 100000)
+	shoppers := f.newShoppers(t, 3)
+	var existing []string
+	for _, s := range shoppers {
+		var o shopOrder
+		s.Do(t, "POST", "/api/orders", map[string]any{"items": []map[string]any{{"product_id": p.ID, "quantity": 1}}}).Expect(t, http.StatusCreated, &o)
+		existing = append(existing, o.ID)
+	}
+	before := map[string]string{}
+	for _, s := range []string{"catalog", "users", "orders"} {
+		before[s] = f.container(t, s)
+	}
+
+	book := &orderBook{placed: map[int][]string{}}
+	c := load.NewClient(64, 10*time.Second)
+	order := place(c, f.BaseURL, shoppers, p, book)
+	kind := func(i int) string { return [...]string{"product", "list", "me", "order get", "order post"}[i%5] }
+	traffic := load.Start(ctx, load.Options{Rate: 80, Workers: 64, Duration: 8 * time.Minute}, func(ctx context.Context, i int) load.Outcome {
+		s := i % len(shoppers)
+		var out load.Outcome
+		switch kind(i) {
+		case "product":
+			out, _ = call(ctx, c, f.BaseURL, "GET", "/api/catalog/products/"+p.ID, "", nil)
+		case "list":
+			out, _ = call(ctx, c, f.BaseURL, "GET", "/api/catalog/products?category=fault-tests", "", nil)
+		case "me":
+			out, _ = call(ctx, c, f.BaseURL, "GET", "/api/users/me", shoppers[s].Token, nil)
+		case "order get":
+			out, _ = call(ctx, c, f.BaseURL, "GET", "/api/orders/"+existing[s], shoppers[s].Token, nil)
+		case "order post":
+			out = order(ctx, i/5)
+		}
+		return expect(out, http.StatusOK, http.StatusCreated)
+	})
+	time.Sleep(3 * time.Second)
+	dctx, cancel := context.WithTimeout(ctx, 7*time.Minute)
+	defer cancel()
+	out, err := command(dctx, f.env, filepath.Join(f.root, "scripts", "deploy.sh"), "--no-build", "catalog", "users", "orders")
+	t.Logf("deploy.sh:\n%s", out)
+	time.Sleep(3 * time.Second)
+	rs := traffic.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	report(t, "rolling restart", rs, kind)
+	for s, old := range before {
+		if slices.Contains(f.containers(t, s), old) {
+			t.Errorf("%s: container %.12s still runs; the deploy did not replace it", s, old)
+		}
+	}
+	if n := len(rs.Failures()); n > 0 || len(rs.List) < 1000 {
+		t.Errorf("%d of %d requests failed; want at least 1000 requests and none failed", n, len(rs.List))
+	}
+	book.check(t, shoppers)
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `make bench`: measures the stack through nginx on this machine, side by
+# side with baselines (nginx serving a static file, pgbench -N on the same
+# PostgreSQL), prints a table and writes PNG plots (e2e/cmd/bench).
+#
+#   scripts/bench.sh [BENCH FLAGS...]     e.g. scripts/bench.sh -phase 20s -pprof
+#
+# It starts a stack of its own (compose project bazaar-bench-PID, host ports
+# chosen by Docker, rate limits off so that nginx does not throttle the
+# load) and removes it, volumes and all, when it ends, also on failure.
+# Output goes to BENCH_OUT (default artifacts/bench): results.txt, *.png
+# and, with -pprof, CPU profiles (go tool pprof FILE).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The local stand-ins for the upstream images (make images), unless the
+# environment names others (the Makefile exports the same file).
+while IFS='=' read -r name value; do
+	if [[ $name =~ ^[A-Z_]+$ ]] && [ -z "${!name:-}" ]; then export "$name=$value"; fi
+done <images/local.env
+
+project=bazaar-bench-$$
+out=${BENCH_OUT:-artifacts/bench}
+export COMPOSE_PROJECT_NAME=$project COMPOSE_FILE=$PWD/docker-compose.yml
+export HTTP_PORT=0 HTTPS_PORT=0 PROMETHEUS_PORT=0 GRAFANA_PORT=0 RATE_LIMITS=off
+export GOPROXY=${GOPROXY:-$(go env GOPROXY)}
+
+services=$(docker compose config --services)
+grafana_image=$(docker compose config --images grafana 2>/dev/null || true)
+if ! docker image inspect "$grafana_image" >/dev/null 2>&1; then
+	services=$(grep -vx grafana <<<"$services")
+fi
+
+trap 'echo "==> Removing the bench stack"; docker compose down --volumes --remove-orphans >/dev/null 2>&1 || true' EXIT
+echo "==> Starting stack $project (rate limits off)"
+# shellcheck disable=SC2086 # one word per service
+timeout 20m docker compose up --detach --build --wait --wait-timeout 300 $services
+port=$(docker compose port nginx 8080)
+port=${port##*:}
+
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+echo "==> Measuring through nginx at 127.0.0.1:$port; results in $out"
+cd e2e
+timeout 40m go run ./cmd/bench -base "http://127.0.0.1:$port" -project "$project" -out "$out" "$@"
