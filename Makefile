@@ -88,6 +88,10 @@ e2e: images ## End-to-end tests: the whole stack through nginx, via Testcontaine
 	@echo "==> go test e2e (builds and starts the whole stack)"
 	cd e2e && go test -count=1 -timeout 40m -v ./... 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT)'
 
+.PHONY: bench
+bench: images compose ## Benchmarks through nginx on a stack of their own: prints a table, writes PNG plots
+	scripts/bench.sh
+
 .PHONY: images
 images: ## Build the local infrastructure images (no registry needed)
 	@images/build.sh
