@@ -45,6 +45,9 @@ type faultStack struct {
 func startFaultStack(ctx context.Context, t *testing.T) *faultStack {
 	t.Helper()
 	t.Setenv("JWT_PRIVATE_KEY", newSigningKeyPEM(t))
+	// Faults are under test here, not nginx's rate limits, and the checks
+	// read every order back as fast as they can.
+	t.Setenv("RATE_LIMITS", "off")
 	project := fmt.Sprintf("bazaar-fault-%d", os.Getpid())
 	adoptableNetwork(t, project)
 	start := time.Now()
