@@ -24,6 +24,7 @@ type Stack struct {
 	compose    *compose.DockerCompose
 	Services   []string
 	BaseURL    string // nginx, e.g. http://127.0.0.1:32768
+	HTTPSURL   string // nginx over TLS, e.g. https://127.0.0.1:32769
 	Prometheus string // Prometheus's HTTP API
 }
 
@@ -91,6 +92,10 @@ func StartStack(ctx context.Context, project string) (*Stack, error) {
 	if s.Prometheus, err = s.endpoint(ctx, "prometheus", "9090/tcp"); err != nil {
 		return s, err
 	}
+	if s.HTTPSURL, err = s.endpoint(ctx, "nginx", "8443/tcp"); err != nil {
+		return s, err
+	}
+	s.HTTPSURL = "https" + strings.TrimPrefix(s.HTTPSURL, "http")
 	return s, nil
 }
 
