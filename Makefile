@@ -84,7 +84,7 @@ fuzz-short: ## The fuzz targets for 3 s each (part of make test)
 	FUZZTIME=3s scripts/fuzz.sh
 
 .PHONY: e2e
-e2e: images ## End-to-end tests: the whole stack through nginx, via Testcontainers
+e2e: images compose ## End-to-end tests: the whole stack through nginx, via Testcontainers
 	@echo "==> go test e2e (builds and starts the whole stack)"
 	cd e2e && go test -count=1 -timeout 40m -v ./... 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT)'
 

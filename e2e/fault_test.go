@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -342,8 +343,10 @@ func testRollingRestart(ctx context.Context, t *testing.T, f *faultStack) {
 	time.Sleep(3 * time.Second)
 	dctx, cancel := context.WithTimeout(ctx, 7*time.Minute)
 	defer cancel()
-	out, err := command(dctx, f.env, filepath.Join(f.root, "scripts", "deploy.sh"), "--no-build", "catalog", "users", "orders")
-	t.Logf("deploy.sh:\n%s", out)
+	deploy := exec.CommandContext(dctx, filepath.Join(f.root, "scripts", "deploy.sh"), "--no-build", "catalog", "users", "orders")
+	deploy.Env = f.env
+	out, err := deploy.CombinedOutput()
+	t.Logf("scripts/deploy.sh:\n%s", out)
 	time.Sleep(3 * time.Second)
 	rs := traffic.Stop()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -175,48 +176,67 @@ type containerStats struct {
 }
 
 // stats reads every container's statistics from the Docker Engine API (on
-// DOCKER_HOST's socket, or the default one): the docker CLI shows only a
-// momentary CPU rate, where the runs need the CPU time between two points.
+// DOCKER_HOST's socket, or the default one), all at once: the docker CLI
+// shows only a momentary CPU rate, where the runs need the CPU time between
+// two points, and the daemon takes a while over each container.
 func (s *stack) stats(ctx context.Context) (map[string]containerStats, error) {
-	c, base := engineAPI()
-	out := map[string]containerStats{}
-	for service, name := range s.containers {
-		req, err := http.NewRequestWithContext(ctx, "GET", base+"/containers/"+name+"/stats?stream=false&one-shot=true", nil)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("docker engine API: %w", err)
-		}
-		var st struct {
-			CPU struct {
-				Usage struct {
-					Total int64 `json:"total_usage"` // nanoseconds
-				} `json:"cpu_usage"`
-			} `json:"cpu_stats"`
-			Memory struct {
-				Usage uint64            `json:"usage"`
-				Stats map[string]uint64 `json:"stats"`
-			} `json:"memory_stats"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&st)
-		resp.Body.Close()
-		if err != nil {
-			return nil, fmt.Errorf("docker engine API: stats of %s: %w", name, err)
-		}
-		// As docker stats: the usage less the page cache that the kernel
-		// may drop (inactive files; cgroup v1 and v2 name it differently).
-		mem := st.Memory.Usage
-		for _, k := range []string{"total_inactive_file", "inactive_file"} {
-			if v, ok := st.Memory.Stats[k]; ok && v < mem {
-				mem -= v
-				break
-			}
-		}
-		out[service] = containerStats{cpu: time.Duration(st.CPU.Usage.Total), memory: float64(mem)}
+	type result struct {
+		service string
+		stats   containerStats
+		err     error
 	}
-	return out, nil
+	results := make(chan result, len(s.containers))
+	for service, name := range s.containers {
+		go func() {
+			st, err := containerStatsOf(ctx, name)
+			results <- result{service, st, err}
+		}()
+	}
+	out := map[string]containerStats{}
+	var errs []error
+	for range s.containers {
+		r := <-results
+		out[r.service] = r.stats
+		errs = append(errs, r.err)
+	}
+	return out, errors.Join(errs...)
+}
+
+func containerStatsOf(ctx context.Context, name string) (containerStats, error) {
+	c, base := engineAPI()
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/containers/"+name+"/stats?stream=false&one-shot=true", nil)
+	if err != nil {
+		return containerStats{}, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return containerStats{}, fmt.Errorf("docker engine API: %w", err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		CPU struct {
+			Usage struct {
+				Total int64 `json:"total_usage"` // nanoseconds
+			} `json:"cpu_usage"`
+		} `json:"cpu_stats"`
+		Memory struct {
+			Usage uint64            `json:"usage"`
+			Stats map[string]uint64 `json:"stats"`
+		} `json:"memory_stats"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return containerStats{}, fmt.Errorf("docker engine API: stats of %s: %w", name, err)
+	}
+	// As docker stats: the usage less the page cache that the kernel may
+	// drop (inactive files; cgroup v1 and v2 name it differently).
+	mem := st.Memory.Usage
+	for _, k := range []string{"total_inactive_file", "inactive_file"} {
+		if v, ok := st.Memory.Stats[k]; ok && v < mem {
+			mem -= v
+			break
+		}
+	}
+	return containerStats{cpu: time.Duration(st.CPU.Usage.Total), memory: float64(mem)}, nil
 }
 
 // engineAPI returns a client of the Docker Engine API and its base URL.

@@ -128,6 +128,14 @@ func (r report) memoryPlot() (*plot.Plot, error) {
 		p.Legend.Add(reading.name, bars)
 	}
 	p.Legend.Top = true
+	// Headroom above the tallest bar for the legend.
+	var tallest float64
+	for _, reading := range readings {
+		for _, v := range reading.m.usage {
+			tallest = max(tallest, v/mib)
+		}
+	}
+	p.Y.Min, p.Y.Max = 0, 1.3*tallest
 	p.NominalX(services...)
 	return p, nil
 }
