@@ -4,7 +4,6 @@
 package http
 
 import (
-	"encoding/base64"
 	"net/http"
 	"strconv"
 	"strings"
@@ -57,7 +56,7 @@ func (h *Handler) listProducts(c echo.Context) error {
 		f.Limit = n
 	}
 	if s := c.QueryParam("cursor"); s != "" {
-		after, ok := decodeCursor(s)
+		after, ok := ident.DecodeCursor(s)
 		if !ok {
 			return &apperr.Error{Code: apperr.Invalid, Message: "The request has invalid fields.",
 				Fields: []apperr.FieldError{{Field: "cursor", Message: "is not a cursor returned by this API"}}}
@@ -76,7 +75,7 @@ func (h *Handler) listProducts(c echo.Context) error {
 		out.Items = []catalog.Product{}
 	}
 	if page.Next != "" {
-		next := encodeCursor(page.Next)
+		next := ident.EncodeCursor(page.Next)
 		out.NextCursor = &next
 	}
 	return c.JSON(http.StatusOK, out)
@@ -143,27 +142,4 @@ func (h *Handler) listCategories(c echo.Context) error {
 		cats = []catalog.Category{}
 	}
 	return c.JSON(http.StatusOK, cats)
-}
-
-// Cursors are opaque to clients: the last id of a page, versioned and
-// base64url-encoded so the format can change without breaking old links.
-const cursorVersion = "v1:"
-
-func encodeCursor(afterID string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cursorVersion + afterID))
-}
-
-// decodeCursor accepts exactly the cursors encodeCursor makes: any other
-// spelling (padding, other alphabets, uppercase ids, stray bits) is refused,
-// so that a cursor is never a way to send arbitrary input to the store.
-func decodeCursor(s string) (string, bool) {
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil {
-		return "", false
-	}
-	id, ok := strings.CutPrefix(string(b), cursorVersion)
-	if !ok || !ident.IsUUID(id) || encodeCursor(id) != s || id != catalog.NormalizeID(id) {
-		return "", false
-	}
-	return id, true
 }

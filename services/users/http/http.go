@@ -3,11 +3,9 @@ package http
 
 import (
 	_ "embed"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -215,7 +213,7 @@ func (h *Handler) listUsers(c echo.Context) error {
 		f.Limit = n
 	}
 	if s := c.QueryParam("cursor"); s != "" {
-		after, ok := decodeCursor(s)
+		after, ok := ident.DecodeCursor(s)
 		v.Check(ok, "cursor", "is not a cursor returned by this API")
 		f.After = after
 	}
@@ -231,33 +229,10 @@ func (h *Handler) listUsers(c echo.Context) error {
 		out.Items = []users.User{}
 	}
 	if page.Next != "" {
-		next := encodeCursor(page.Next)
+		next := ident.EncodeCursor(page.Next)
 		out.NextCursor = &next
 	}
 	return c.JSON(http.StatusOK, out)
-}
-
-// Cursors are opaque to clients: the last id of a page, versioned and
-// base64url-encoded so the format can change without breaking old links.
-const cursorVersion = "v1:"
-
-func encodeCursor(afterID string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cursorVersion + afterID))
-}
-
-// decodeCursor accepts exactly the cursors encodeCursor makes (ids in the
-// lowercase form the database prints): any other spelling, such as stray
-// newlines or trailing bits that lenient base64 ignores, is refused.
-func decodeCursor(s string) (string, bool) {
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil {
-		return "", false
-	}
-	id, ok := strings.CutPrefix(string(b), cursorVersion)
-	if !ok || !ident.IsUUID(id) || id != strings.ToLower(id) || encodeCursor(id) != s {
-		return "", false
-	}
-	return id, true
 }
 
 // jwks publishes the public keys. Verifiers may cache them for five
