@@ -6,9 +6,11 @@ package auth
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -49,27 +51,91 @@ type KeySource interface {
 // ErrUnknownKey is returned by a KeySource that has no key with the kid.
 var ErrUnknownKey = errors.New("auth: unknown key id")
 
-// Verifier checks access tokens.
+// Verifier checks access tokens. It remembers the tokens it accepted (up
+// to maxVerified), so that a client's next requests with the same token
+// cost a hash and a map look-up instead of an Ed25519 verification, the
+// largest CPU cost of an authenticated request. Only time can change an
+// accepted token's verdict, so its expiry is checked again on every use.
+// A key removed from the KeySource therefore stops new tokens at once but
+// not the ones already accepted, which expire as usual.
 type Verifier struct {
 	Keys KeySource
 	// Now is the clock (time.Now when nil), replaceable in tests.
 	Now func() time.Time
+
+	mu       sync.Mutex
+	accepted map[[sha256.Size]byte]*Claims
 }
+
+// maxVerified bounds the accepted tokens a Verifier remembers; a few
+// hundred bytes each.
+const maxVerified = 4096
+
+// leeway is the clock skew allowed on a token's times.
+const leeway = 5 * time.Second
 
 var errUnauthorized = &apperr.Error{Code: apperr.Unauthorized, Message: "The access token is missing, invalid or expired."}
 
 // Verify parses and checks a token. Any failure is an Unauthorized error
 // that says no more than that, wrapping the cause for the log.
+// The Claims returned are shared with later calls: read them, never change
+// them.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	sum := sha256.Sum256([]byte(token))
+	if claims, ok := v.remembered(sum, now()); ok {
+		return claims, nil
+	}
+	claims, err := v.parse(ctx, token, now)
+	if err != nil {
+		return nil, err
+	}
+	v.remember(sum, claims)
+	return claims, nil
+}
+
+// remembered returns the claims of an accepted token while it is still
+// valid at now; an expired one is forgotten.
+func (v *Verifier) remembered(sum [sha256.Size]byte, now time.Time) (*Claims, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	claims, ok := v.accepted[sum]
+	if ok && !now.Before(claims.ExpiresAt.Add(leeway)) {
+		delete(v.accepted, sum)
+		return nil, false // parse rejects it, saying why
+	}
+	return claims, ok
+}
+
+// remember keeps an accepted token's claims, making room by forgetting an
+// arbitrary other token when full.
+func (v *Verifier) remember(sum [sha256.Size]byte, claims *Claims) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.accepted == nil {
+		v.accepted = make(map[[sha256.Size]byte]*Claims)
+	}
+	if len(v.accepted) >= maxVerified {
+		for k := range v.accepted {
+			delete(v.accepted, k)
+			break
+		}
+	}
+	v.accepted[sum] = claims
+}
+
+// parse verifies a token's signature and claims.
+func (v *Verifier) parse(ctx context.Context, token string, now func() time.Time) (*Claims, error) {
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer(Issuer),
 		jwt.WithAudience(Audience),
 		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(5 * time.Second),
-	}
-	if v.Now != nil {
-		opts = append(opts, jwt.WithTimeFunc(v.Now))
+		jwt.WithLeeway(leeway),
+		jwt.WithTimeFunc(now),
 	}
 	claims := &Claims{}
 	_, err := jwt.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {

@@ -150,6 +150,81 @@ func TestVerifyLeeway(t *testing.T) {
 	}
 }
 
+// An accepted token is remembered: its signature is checked once, and its
+// expiry on every use.
+func TestVerifyRemembersAcceptedTokens(t *testing.T) {
+	t.Parallel()
+	keys := &countingKeys{KeySource: auth.StaticKeys{testKID(): testPublic()}}
+	clock := now
+	v := &auth.Verifier{Keys: keys, Now: func() time.Time { return clock }}
+	c := validClaims()
+	token := sign(t, jwt.SigningMethodEdDSA, testKey, testKID(), c)
+	for i := range 3 {
+		claims, err := v.Verify(context.Background(), token)
+		if err != nil || claims.UserID() != c.Subject {
+			t.Fatalf("use %d: %+v, %v", i, claims, err)
+		}
+	}
+	if keys.calls != 1 {
+		t.Errorf("3 uses of one token looked the key up %d times, want 1", keys.calls)
+	}
+	if _, err := v.Verify(context.Background(), token[:len(token)-2]); apperr.Code(err) != apperr.Unauthorized {
+		t.Errorf("the remembered token's cut signature: %v, want unauthorized", err)
+	}
+	clock = c.ExpiresAt.Add(10 * time.Second) // past the leeway
+	if _, err := v.Verify(context.Background(), token); apperr.Code(err) != apperr.Unauthorized {
+		t.Errorf("remembered token after its expiry: %v, want unauthorized", err)
+	}
+}
+
+// A refused token is not remembered: once the key source answers, the same
+// token is accepted.
+func TestVerifyForgetsRefusals(t *testing.T) {
+	t.Parallel()
+	keys := &countingKeys{KeySource: failingKeys{}}
+	v := &auth.Verifier{Keys: keys, Now: func() time.Time { return now }}
+	token := sign(t, jwt.SigningMethodEdDSA, testKey, testKID(), validClaims())
+	if _, err := v.Verify(context.Background(), token); err == nil {
+		t.Fatal("accepted while the key source failed")
+	}
+	keys.KeySource = auth.StaticKeys{testKID(): testPublic()}
+	if _, err := v.Verify(context.Background(), token); err != nil {
+		t.Errorf("after the key source recovered: %v", err)
+	}
+}
+
+type countingKeys struct {
+	auth.KeySource
+	calls int
+}
+
+func (k *countingKeys) Key(ctx context.Context, kid string) (ed25519.PublicKey, error) {
+	k.calls++
+	return k.KeySource.Key(ctx, kid)
+}
+
+// BenchmarkVerify compares a token's first check (signature and claims)
+// with its later uses.
+func BenchmarkVerify(b *testing.B) {
+	token := sign(b, jwt.SigningMethodEdDSA, testKey, testKID(), validClaims())
+	ctx := context.Background()
+	b.Run("first", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := newVerifier().Verify(ctx, token); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("remembered", func(b *testing.B) {
+		v := newVerifier()
+		for b.Loop() {
+			if _, err := v.Verify(ctx, token); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 // The key source's failure is the token's failure: a 401, never a 500.
 func TestVerifyKeySourceFailure(t *testing.T) {
 	t.Parallel()
