@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"bazaar/platform/log"
 	"bazaar/platform/web"
@@ -54,7 +55,14 @@ func Main(name string, newService func(logger *slog.Logger) (Service, error)) {
 	if err := level.UnmarshalText([]byte(os.Getenv("LOG_LEVEL"))); err != nil {
 		level = slog.LevelInfo
 	}
-	logger := log.New(os.Stdout, name, level)
+	// Request lines are gathered and written a few times a second;
+	// warnings and errors go out at once (see log.Buffer).
+	out := log.NewBuffer(os.Stdout, 200*time.Millisecond)
+	exit := func(code int) {
+		_ = out.Close()
+		os.Exit(code)
+	}
+	logger := log.New(out, name, level)
 	slog.SetDefault(logger)
 	limitMemory(logger)
 
@@ -63,19 +71,20 @@ func Main(name string, newService func(logger *slog.Logger) (Service, error)) {
 	svc, err := newService(logger)
 	if err != nil {
 		logger.Error("invalid configuration", "err", err)
-		os.Exit(2)
+		exit(2)
 	}
 	if err := svc.Run(ctx); err != nil {
 		logger.Error("start failed", "err", err)
 		_ = svc.Close()
-		os.Exit(1)
+		exit(1)
 	}
 	<-ctx.Done()
 	stop()
 	logger.Info("shutting down")
 	if err := svc.Close(); err != nil {
 		logger.Error("shutdown", "err", err)
-		os.Exit(1)
+		exit(1)
 	}
 	logger.Info("stopped")
+	exit(0)
 }

@@ -5,6 +5,7 @@ package log
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 )
@@ -23,25 +24,34 @@ func RequestID(ctx context.Context) string {
 }
 
 // New returns a JSON logger writing to w that tags each line with the
-// service name and, when the context has one, the request id.
+// service name and, when the context has one, the request id. When w is a
+// *Buffer, lines of level Warn and above are written through at once.
 func New(w io.Writer, service string, level slog.Level) *slog.Logger {
-	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
-	return slog.New(requestIDHandler{h}).With("service", service)
+	h := handler{Handler: slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})}
+	h.buffer, _ = w.(*Buffer)
+	return slog.New(h).With("service", service)
 }
 
-type requestIDHandler struct{ slog.Handler }
+type handler struct {
+	slog.Handler
+	buffer *Buffer // or nil
+}
 
-func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+func (h handler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
 	}
-	return h.Handler.Handle(ctx, r)
+	err := h.Handler.Handle(ctx, r)
+	if h.buffer != nil && r.Level >= slog.LevelWarn {
+		err = errors.Join(err, h.buffer.Flush())
+	}
+	return err
 }
 
-func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+func (h handler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return handler{h.Handler.WithAttrs(attrs), h.buffer}
 }
 
-func (h requestIDHandler) WithGroup(name string) slog.Handler {
-	return requestIDHandler{h.Handler.WithGroup(name)}
+func (h handler) WithGroup(name string) slog.Handler {
+	return handler{h.Handler.WithGroup(name), h.buffer}
 }
