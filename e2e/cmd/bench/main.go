@@ -4,7 +4,9 @@
 //
 //  1. a cached GET /api/catalog/products/{id} against nginx serving a static
 //     file of the same size: saturation throughput (closed loop), then p50
-//     and p99 at a fixed rate of half nginx's saturation (open loop);
+//     and p99 of both at one fixed rate, half the product's saturation (open
+//     loop): the product path at half load, where latency is its own and
+//     not a queue's;
 //  2. the latency of a product read that hits the Redis cache against one
 //     that misses it;
 //  3. order placement throughput against `pgbench -N` on the same
@@ -146,7 +148,7 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 
-	r.rate = r.staticSat.Throughput / 2
+	r.rate = r.productSat.Throughput / 2
 	progress("fixed rate: %.0f requests/s, %s each", r.rate, c.phase)
 	fixed := func(url string) load.Results {
 		client := load.NewClient(256, 10*time.Second)

@@ -27,7 +27,7 @@ func (r report) plot(dir string) ([]string, error) {
 	}{
 		{"throughput.png", r.throughputPlot},
 		{"latency-fixed-rate.png", func() (*plot.Plot, error) {
-			return cdf(fmt.Sprintf("Latency at %.0f requests/s (half of nginx's saturation)", r.rate),
+			return cdf(fmt.Sprintf("Latency at %.0f requests/s (half the cached product's saturation)", r.rate),
 				[]string{"nginx static", "cached product"}, r.staticFixed, r.productFixed)
 		}},
 		{"cache-hit-miss.png", func() (*plot.Plot, error) {

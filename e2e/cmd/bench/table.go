@@ -14,7 +14,7 @@ import (
 // Targets of issue 7, as ratios on the same machine.
 const (
 	minProductShare = 0.50 // cached product GET throughput / nginx static
-	maxP99Factor    = 3.0  // cached product p99 / nginx static p99, at half nginx's saturation
+	maxP99Factor    = 3.0  // cached product p99 / nginx static p99, at half the product's saturation
 	minOrderShare   = 0.25 // orders placed per second / pgbench -N TPS
 	maxIdleRSSBytes = 25 << 20
 	mib             = 1 << 20
