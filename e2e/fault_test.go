@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -64,15 +65,16 @@ func (b *orderBook) check(t *testing.T, shoppers []*Client) {
 
 // place is a load request placing one order of one unit of p for shopper
 // i % len(shoppers), with an idempotency key, so that clients may retry it.
-func place(c *http.Client, base string, shoppers []*Client, p shopProduct, book *orderBook) func(ctx context.Context, i int) load.Outcome {
+// It returns the outcome and the answer's body.
+func place(c *http.Client, base string, shoppers []*Client, p shopProduct, book *orderBook) func(ctx context.Context, i int) (load.Outcome, []byte) {
 	body := map[string]any{"items": []map[string]any{{"product_id": p.ID, "quantity": 1}}}
-	return func(ctx context.Context, i int) load.Outcome {
+	return func(ctx context.Context, i int) (load.Outcome, []byte) {
 		s := i % len(shoppers)
 		out, data := call(ctx, c, base, "POST", "/api/orders", shoppers[s].Token, body, "Idempotency-Key", "fault-"+uniqueWord())
 		if out.Status == http.StatusCreated {
 			book.add(s, data)
 		}
-		return out
+		return out, data
 	}
 }
 
@@ -122,7 +124,7 @@ func testPostgresKilled(ctx context.Context, t *testing.T, f *faultStack) {
 		var out load.Outcome
 		switch kind(i) {
 		case "order":
-			out = order(ctx, i/2)
+			out, _ = order(ctx, i/2)
 		case "search": // a word never searched before misses the cache: PostgreSQL answers
 			out, _ = call(ctx, c, f.BaseURL, "GET", "/api/catalog/products?q="+uniqueWord(), "", nil)
 		case "me":
@@ -336,7 +338,11 @@ func testRollingRestart(ctx context.Context, t *testing.T, f *faultStack) {
 		case "order get":
 			out, _ = call(ctx, c, f.BaseURL, "GET", "/api/orders/"+existing[s], shoppers[s].Token, nil)
 		case "order post":
-			out = order(ctx, i/5)
+			var problem []byte
+			if out, problem = order(ctx, i/5); out.Status >= 500 {
+				// Say which 5xx it was: the database, the catalog, …
+				out.Err = fmt.Errorf("%w: status %d: %.300s", errUnexpected, out.Status, problem)
+			}
 		}
 		return expect(out, http.StatusOK, http.StatusCreated)
 	})

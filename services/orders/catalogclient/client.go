@@ -248,6 +248,14 @@ func (c *Client) attempt(ctx context.Context, op, method, path string, body []by
 	case a.status >= 500:
 		c.errors.WithLabelValues(op, "status_5xx").Inc()
 		return answer{}, fmt.Errorf("%w: catalog answered %d", errRetryable, a.status)
+	case a.status == http.StatusNotFound && method == http.MethodPost:
+		// The catalog never answers 404 to a reserve or a release: this
+		// is another server, on a kept-alive connection to an address a
+		// catalog container left behind (Docker hands addresses on at
+		// once). Drop the idle connections and call again.
+		c.errors.WithLabelValues(op, "unexpected").Inc()
+		c.http.CloseIdleConnections()
+		return answer{}, fmt.Errorf("%w: a 404 from %s, which is not the catalog's reservation API", errRetryable, c.cfg.BaseURL)
 	case a.status != http.StatusOK && a.status != http.StatusNotFound && a.status != http.StatusConflict && a.status != http.StatusUnprocessableEntity:
 		c.errors.WithLabelValues(op, "unexpected").Inc()
 	}

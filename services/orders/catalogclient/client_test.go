@@ -159,6 +159,7 @@ func TestRetries(t *testing.T) {
 		{"connection lost then success", []func(http.ResponseWriter, *http.Request){hangUp, reservedAnswer}, 2, true, "connection"},
 		{"always 5xx: bounded", []func(http.ResponseWriter, *http.Request){status(500, "boom")}, 3, false, "status_5xx"},
 		{"always slow: bounded", []func(http.ResponseWriter, *http.Request){slow}, 3, false, "timeout"},
+		{"not the catalog (404) then success", []func(http.ResponseWriter, *http.Request){problem(404, "not-found", "No route."), reservedAnswer}, 2, true, "unexpected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
