@@ -3,30 +3,20 @@
 package postgres
 
 import (
-	"context"
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"bazaar/platform/apperr"
 	"bazaar/platform/pg"
 )
 
+// Migrations are the catalog schema's migrations, for pg.Open or pg.Migrate.
+//
 //go:embed migrations/*.sql
-var migrations embed.FS
-
-// Migrate brings the catalog schema up to date.
-func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	return pg.Migrate(ctx, pool, sub)
-}
+var Migrations embed.FS
 
 // isUniqueViolation reports whether err broke the unique constraint or index
 // named constraint.

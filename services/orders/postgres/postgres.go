@@ -3,10 +3,8 @@
 package postgres
 
 import (
-	"context"
 	"embed"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -15,17 +13,10 @@ import (
 	"bazaar/platform/pg"
 )
 
+// Migrations are the orders schema's migrations, for pg.Open or pg.Migrate.
+//
 //go:embed migrations/*.sql
-var migrations embed.FS
-
-// Migrate brings the orders schema up to date.
-func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	return pg.Migrate(ctx, pool, sub)
-}
+var Migrations embed.FS
 
 // Store implements orders.Store and the idempotency key store on
 // PostgreSQL.

@@ -16,6 +16,7 @@ import (
 	"bazaar/orders/internal/pgtest"
 	"bazaar/orders/postgres"
 	"bazaar/platform/apperr"
+	"bazaar/platform/pg"
 )
 
 var pool *pgxpool.Pool
@@ -37,12 +38,12 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer pool.Close()
-	if err := postgres.Migrate(ctx, pool); err != nil {
+	if err := pg.Migrate(ctx, pool, postgres.Migrations); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	// A second run must find nothing to do.
-	if err := postgres.Migrate(ctx, pool); err != nil {
+	if err := pg.Migrate(ctx, pool, postgres.Migrations); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -13,16 +13,23 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Migrate applies, in order, every NNNN_name.sql file in fsys that the
-// current schema has not seen yet. All of it runs in one transaction holding
-// an advisory lock, so replicas starting together apply each file exactly
-// once and a failed file leaves nothing half done.
+// Migrate applies, in order, every NNNN_name.sql file in fsys (in any of
+// its directories, such as the migrations/ of a service's embed.FS) that
+// the current schema has not seen yet. All of it runs in one transaction
+// holding an advisory lock, so replicas starting together apply each file
+// exactly once and a failed file leaves nothing half done.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS) error {
-	files, err := fs.Glob(fsys, "*.sql")
+	var files []string
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && path.Ext(p) == ".sql" {
+			files = append(files, p)
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	sort.Strings(files)
+	sort.Slice(files, func(i, j int) bool { return path.Base(files[i]) < path.Base(files[j]) })
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.schema_migrations'))`); err != nil {
 			return fmt.Errorf("migrate: lock: %w", err)
@@ -54,7 +61,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS) error {
 			if _, err := tx.Exec(ctx, string(sql)); err != nil {
 				return fmt.Errorf("migrate: %s: %w", f, err)
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, version, f); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, version, path.Base(f)); err != nil {
 				return fmt.Errorf("migrate: %s: %w", f, err)
 			}
 		}

@@ -105,6 +105,26 @@ func TestMigrateAppliesEachFileOnceInOrder(t *testing.T) {
 	}
 }
 
+// A service embeds its files as migrations/*.sql: they are found there,
+// and recorded by file name.
+func TestMigrateFindsFilesInADirectory(t *testing.T) {
+	t.Parallel()
+	fsys := fstest.MapFS{}
+	for name, f := range migrations(nil) {
+		fsys["migrations/"+name] = f
+	}
+	pool := newPool(t, newSchema(t))
+	if err := pg.Migrate(context.Background(), pool, fsys); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]int{1, 2}, appliedVersions(t, pool)); diff != "" {
+		t.Errorf("applied (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"0001_create.sql", "0002_more.sql"}, recorded(t, pool)); diff != "" {
+		t.Errorf("schema_migrations (-want +got):\n%s", diff)
+	}
+}
+
 // Replicas start together and all migrate: the advisory lock lets one apply
 // each file and the others find it applied.
 func TestMigrateConcurrentCallersApplyOnce(t *testing.T) {

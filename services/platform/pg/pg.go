@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"strings"
@@ -30,6 +31,20 @@ type Config struct {
 	// gone (a lookup of a name the DNS no longer knows can take seconds),
 	// where it should fail fast with a 503.
 	ConnectTimeout time.Duration
+}
+
+// Open connects (see Connect) and brings the schema up to date with the
+// migrations in fsys (see Migrate): what every service does at start-up.
+func Open(ctx context.Context, cfg Config, logger *slog.Logger, migrations fs.FS) (*pgxpool.Pool, error) {
+	pool, err := Connect(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := Migrate(ctx, pool, migrations); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
 }
 
 // Connect opens a pool and waits, until ctx ends, for the database to

@@ -6,7 +6,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,17 +18,10 @@ import (
 	"bazaar/users"
 )
 
+// Migrations are the users schema's migrations, for pg.Open or pg.Migrate.
+//
 //go:embed migrations/*.sql
-var migrations embed.FS
-
-// Migrate brings the users schema up to date.
-func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	return pg.Migrate(ctx, pool, sub)
-}
+var Migrations embed.FS
 
 // Store implements users.Store on PostgreSQL.
 type Store struct {

@@ -19,6 +19,7 @@ import (
 
 	"bazaar/platform/apperr"
 	"bazaar/platform/auth"
+	"bazaar/platform/pg"
 	"bazaar/users"
 	"bazaar/users/internal/pgtest"
 	"bazaar/users/postgres"
@@ -45,7 +46,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer pool.Close()
-	if err := postgres.Migrate(ctx, pool); err != nil {
+	if err := pg.Migrate(ctx, pool, postgres.Migrations); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -18,6 +18,7 @@ import (
 	tcredis "github.com/testcontainers/testcontainers-go/modules/redis"
 
 	"bazaar/catalog/postgres"
+	"bazaar/platform/pg"
 )
 
 // Images come from the environment because there is no registry to pull
@@ -85,7 +86,7 @@ func (p *Postgres) init(ctx context.Context) error {
 	if p.Pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
 		return err
 	}
-	return postgres.Migrate(ctx, p.Pool)
+	return pg.Migrate(ctx, p.Pool, postgres.Migrations)
 }
 
 // Reset empties every table; tests call it first.

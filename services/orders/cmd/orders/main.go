@@ -100,10 +100,7 @@ func (m *Main) Run(ctx context.Context) error {
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	var err error
-	if m.pool, err = pg.Connect(startCtx, m.Config.DB, m.Logger); err != nil {
-		return err
-	}
-	if err := postgres.Migrate(startCtx, m.pool); err != nil {
+	if m.pool, err = pg.Open(startCtx, m.Config.DB, m.Logger, postgres.Migrations); err != nil {
 		return err
 	}
 

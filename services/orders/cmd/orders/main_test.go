@@ -58,7 +58,7 @@ func run(m *testing.M) int {
 	}
 	defer pool.Close()
 	// Main migrates too; this first run lets start truncate before it.
-	if err := postgres.Migrate(ctx, pool); err != nil {
+	if err := pg.Migrate(ctx, pool, postgres.Migrations); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
