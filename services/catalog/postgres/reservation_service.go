@@ -88,7 +88,7 @@ func (s *ReservationService) Reserve(ctx context.Context, r catalog.ReservationR
 		if !refusedLine(err) {
 			return res, err
 		}
-		if err := s.whyRefused(ctx, r); err != nil {
+		if err := s.whyRefused(ctx, r, ids); err != nil {
 			return catalog.Reservation{}, err
 		}
 	}
@@ -140,15 +140,12 @@ func refusedLine(err error) bool {
 			pgErr.Code == "23502" && pgErr.TableName == "reservation_lines") // not_null_violation
 }
 
-// whyRefused returns the error for the first line of r whose product is
+// whyRefused returns the error for the first line of r (whose product ids
+// are ids) whose product is
 // unknown or else the first that is short of stock, or nil when every line
 // could be met now. Unknown products come first, so that a request naming
 // one is always a 422, whatever the stock of the rest.
-func (s *ReservationService) whyRefused(ctx context.Context, r catalog.ReservationRequest) error {
-	ids := make([]string, len(r.Items))
-	for i, line := range r.Items {
-		ids[i] = line.ProductID
-	}
+func (s *ReservationService) whyRefused(ctx context.Context, r catalog.ReservationRequest, ids []string) error {
 	rows, err := s.pool.Query(ctx, `SELECT id::text, sku, stock FROM products WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL`, ids)
 	if err != nil {
 		return storeError("reserve", err)
