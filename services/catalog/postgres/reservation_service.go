@@ -141,10 +141,10 @@ func refusedLine(err error) bool {
 }
 
 // whyRefused returns the error for the first line of r (whose product ids
-// are ids) whose product is
-// unknown or else the first that is short of stock, or nil when every line
-// could be met now. Unknown products come first, so that a request naming
-// one is always a 422, whatever the stock of the rest.
+// are ids) whose product is unknown, or else the first that is short of
+// stock, or nil when every line could be met now. Unknown products come
+// first, so that a request naming one is always a 422, whatever the stock
+// of the rest.
 func (s *ReservationService) whyRefused(ctx context.Context, r catalog.ReservationRequest, ids []string) error {
 	rows, err := s.pool.Query(ctx, `SELECT id::text, sku, stock FROM products WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL`, ids)
 	if err != nil {
