@@ -5,7 +5,6 @@ package postgres
 import (
 	"embed"
 	"errors"
-	"fmt"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -32,5 +31,5 @@ func storeError(op string, err error) error {
 	if errors.As(err, &ae) {
 		return err
 	}
-	return fmt.Errorf("%s: %w", op, pg.Unavailable(err))
+	return pg.Wrap(op, err)
 }

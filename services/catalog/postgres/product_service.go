@@ -66,11 +66,11 @@ func (s *ProductService) FindProducts(ctx context.Context, f catalog.ProductFilt
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+productColumns+` FROM products WHERE `+where+` ORDER BY id LIMIT @limit`, args)
 	if err != nil {
-		return catalog.ProductPage{}, fmt.Errorf("find products: %w", pg.Unavailable(err))
+		return catalog.ProductPage{}, pg.Wrap("find products", err)
 	}
 	items, err := collectProducts(rows)
 	if err != nil {
-		return catalog.ProductPage{}, fmt.Errorf("find products: %w", pg.Unavailable(err))
+		return catalog.ProductPage{}, pg.Wrap("find products", err)
 	}
 	page := catalog.ProductPage{Items: items}
 	if len(items) > f.Limit {
@@ -90,7 +90,7 @@ func (s *ProductService) FindProduct(ctx context.Context, id string) (catalog.Pr
 		return catalog.Product{}, catalog.ProductNotFound(id)
 	}
 	if err != nil {
-		return catalog.Product{}, fmt.Errorf("find product: %w", pg.Unavailable(err))
+		return catalog.Product{}, pg.Wrap("find product", err)
 	}
 	return p, nil
 }
@@ -106,11 +106,11 @@ func (s *ProductService) FindProductsByID(ctx context.Context, ids []string) ([]
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+productColumns+` FROM products WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL`, valid)
 	if err != nil {
-		return nil, fmt.Errorf("find products by id: %w", pg.Unavailable(err))
+		return nil, pg.Wrap("find products by id", err)
 	}
 	items, err := collectProducts(rows)
 	if err != nil {
-		return nil, fmt.Errorf("find products by id: %w", pg.Unavailable(err))
+		return nil, pg.Wrap("find products by id", err)
 	}
 	return items, nil
 }
@@ -122,11 +122,11 @@ func (s *ProductService) FindCategories(ctx context.Context) ([]catalog.Category
 		FROM categories c LEFT JOIN products p ON p.category = c.slug AND p.deleted_at IS NULL
 		GROUP BY c.slug, c.name ORDER BY c.name, c.slug`)
 	if err != nil {
-		return nil, fmt.Errorf("find categories: %w", pg.Unavailable(err))
+		return nil, pg.Wrap("find categories", err)
 	}
 	cats, err := pgx.CollectRows(rows, pgx.RowToStructByPos[catalog.Category])
 	if err != nil {
-		return nil, fmt.Errorf("find categories: %w", pg.Unavailable(err))
+		return nil, pg.Wrap("find categories", err)
 	}
 	return cats, nil
 }
@@ -206,7 +206,7 @@ func (s *ProductService) DeleteProduct(ctx context.Context, id string) error {
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE products SET deleted_at = now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL`, id)
 	if err != nil {
-		return fmt.Errorf("delete product: %w", pg.Unavailable(err))
+		return pg.Wrap("delete product", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return catalog.ProductNotFound(id)

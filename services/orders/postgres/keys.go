@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"bazaar/orders"
+	"bazaar/platform/pg"
 )
 
 // ClaimKey claims the user's idempotency key for a request whose body
@@ -37,7 +38,7 @@ func (s *Store) ClaimKey(ctx context.Context, userID, key string, hash []byte, t
 			WHERE idempotency_keys.expires_at <= now()`,
 			userID, key, hash, claim.Token, micros(lease), micros(ttl))
 		if err != nil {
-			return orders.KeyClaim{}, nil, wrap("claim idempotency key", err)
+			return orders.KeyClaim{}, nil, pg.Wrap("claim idempotency key", err)
 		}
 		if tag.RowsAffected() == 1 {
 			return claim, nil, nil
@@ -58,7 +59,7 @@ func (s *Store) ClaimKey(ctx context.Context, userID, key string, hash []byte, t
 			continue
 		}
 		if err != nil {
-			return orders.KeyClaim{}, nil, wrap("read idempotency key", err)
+			return orders.KeyClaim{}, nil, pg.Wrap("read idempotency key", err)
 		}
 		switch {
 		case !bytes.Equal(storedHash, hash):
@@ -80,7 +81,7 @@ func (s *Store) ClaimKey(ctx context.Context, userID, key string, hash []byte, t
 			WHERE user_id = $1 AND key = $2 AND token = $3 AND response_status IS NULL`,
 			userID, key, token, claim.Token, micros(lease), claim.Resume != "")
 		if err != nil {
-			return orders.KeyClaim{}, nil, wrap("take over idempotency key", err)
+			return orders.KeyClaim{}, nil, pg.Wrap("take over idempotency key", err)
 		}
 		if tag.RowsAffected() == 0 {
 			return orders.KeyClaim{}, nil, orders.ErrKeyInFlight // another request took it over first
@@ -96,7 +97,7 @@ func (s *Store) CompleteKey(ctx context.Context, claim orders.KeyClaim, status i
 		UPDATE idempotency_keys SET response_status = $4, response_body = $5
 		WHERE user_id = $1 AND key = $2 AND token = $3`,
 		claim.UserID, claim.Key, claim.Token, status, body); err != nil {
-		return wrap("complete idempotency key", err)
+		return pg.Wrap("complete idempotency key", err)
 	}
 	return nil
 }
@@ -106,7 +107,7 @@ func (s *Store) CompleteKey(ctx context.Context, claim orders.KeyClaim, status i
 func (s *Store) ReleaseKey(ctx context.Context, claim orders.KeyClaim) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND token = $3`,
 		claim.UserID, claim.Key, claim.Token); err != nil {
-		return wrap("release idempotency key", err)
+		return pg.Wrap("release idempotency key", err)
 	}
 	return nil
 }
@@ -117,7 +118,7 @@ func (s *Store) PurgeKeys(ctx context.Context, limit int) (int64, error) {
 		DELETE FROM idempotency_keys WHERE (user_id, key) IN (
 			SELECT user_id, key FROM idempotency_keys WHERE expires_at <= now() LIMIT $1)`, limit)
 	if err != nil {
-		return 0, wrap("purge idempotency keys", err)
+		return 0, pg.Wrap("purge idempotency keys", err)
 	}
 	return tag.RowsAffected(), nil
 }

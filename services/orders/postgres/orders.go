@@ -10,6 +10,7 @@ import (
 
 	"bazaar/orders"
 	"bazaar/platform/apperr"
+	"bazaar/platform/pg"
 )
 
 // insertPending inserts a pending order, due for the reconciler after
@@ -24,7 +25,7 @@ const insertPending = `
 func (s *Store) CreatePending(ctx context.Context, o orders.Order, claim *orders.KeyClaim, settleAfter time.Duration) error {
 	if claim == nil {
 		if _, err := s.pool.Exec(ctx, insertPending, o.ID, o.UserID, micros(settleAfter)); err != nil {
-			return wrap("create pending order", err)
+			return pg.Wrap("create pending order", err)
 		}
 		return nil
 	}
@@ -46,7 +47,7 @@ func (s *Store) CreatePending(ctx context.Context, o orders.Order, claim *orders
 		return err
 	}
 	if err != nil {
-		return wrap("create pending order", err)
+		return pg.Wrap("create pending order", err)
 	}
 	return nil
 }
@@ -97,7 +98,7 @@ func (s *Store) Settle(ctx context.Context, id string, st orders.Settlement) (or
 		return orders.Order{}, fmt.Errorf("settle order %s: %w", id, orders.ErrTakenOver)
 	}
 	if err != nil {
-		return orders.Order{}, wrap("settle order "+id, err)
+		return orders.Order{}, pg.Wrap("settle order "+id, err)
 	}
 	if o.Items == nil {
 		o.Items = []orders.Item{}
@@ -120,7 +121,7 @@ func (s *Store) Order(ctx context.Context, id string) (orders.Order, error) {
 		return orders.Order{}, apperr.Errorf(apperr.NotFound, "No order has id %q.", id)
 	}
 	if err != nil {
-		return orders.Order{}, wrap("find order", err)
+		return orders.Order{}, pg.Wrap("find order", err)
 	}
 	list := []orders.Order{o}
 	if err := s.fillItems(ctx, list); err != nil {
@@ -142,11 +143,11 @@ func (s *Store) Orders(ctx context.Context, userID string, p orders.PageRequest)
 	rows, err := s.pool.Query(ctx, `SELECT `+orderColumns+` FROM orders WHERE `+where+
 		` ORDER BY created_at DESC, id DESC LIMIT @limit`, args)
 	if err != nil {
-		return orders.Page{}, wrap("list orders", err)
+		return orders.Page{}, pg.Wrap("list orders", err)
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (orders.Order, error) { return scanOrder(r) })
 	if err != nil {
-		return orders.Page{}, wrap("list orders", err)
+		return orders.Page{}, pg.Wrap("list orders", err)
 	}
 	page := orders.Page{Items: list}
 	if len(list) > p.Limit {
@@ -176,7 +177,7 @@ func (s *Store) fillItems(ctx context.Context, list []orders.Order) error {
 		SELECT order_id::text, product_id::text, sku, name, quantity, unit_price_cents
 		FROM order_items WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line`, ids)
 	if err != nil {
-		return wrap("find order items", err)
+		return pg.Wrap("find order items", err)
 	}
 	var orderID string
 	var it orders.Item
@@ -186,7 +187,7 @@ func (s *Store) fillItems(ctx context.Context, list []orders.Order) error {
 		return nil
 	})
 	if err != nil {
-		return wrap("find order items", err)
+		return pg.Wrap("find order items", err)
 	}
 	return nil
 }
@@ -198,7 +199,7 @@ func (s *Store) BeginCancel(ctx context.Context, id string, lease time.Duration)
 		WHERE id = $1 AND (status = 'confirmed' OR status = 'cancelling' AND settle_after <= now())`,
 		id, micros(lease))
 	if err != nil {
-		return false, wrap("begin cancel", err)
+		return false, pg.Wrap("begin cancel", err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
@@ -206,7 +207,7 @@ func (s *Store) BeginCancel(ctx context.Context, id string, lease time.Duration)
 // HandOff implements orders.Store.
 func (s *Store) HandOff(ctx context.Context, id string) error {
 	if _, err := s.pool.Exec(ctx, `UPDATE orders SET settle_after = now() WHERE id = $1 AND status = 'cancelling'`, id); err != nil {
-		return wrap("hand off cancellation", err)
+		return pg.Wrap("hand off cancellation", err)
 	}
 	return nil
 }
@@ -215,7 +216,7 @@ func (s *Store) HandOff(ctx context.Context, id string) error {
 func (s *Store) FinishCancel(ctx context.Context, id string) (orders.Order, bool, error) {
 	tag, err := s.pool.Exec(ctx, `UPDATE orders SET status = 'cancelled', updated_at = now() WHERE id = $1 AND status = 'cancelling'`, id)
 	if err != nil {
-		return orders.Order{}, false, wrap("finish cancel", err)
+		return orders.Order{}, false, pg.Wrap("finish cancel", err)
 	}
 	o, err := s.Order(ctx, id)
 	return o, tag.RowsAffected() == 1, err
@@ -235,11 +236,11 @@ func (s *Store) ClaimUnsettled(ctx context.Context, limit int, lease time.Durati
 			FOR UPDATE SKIP LOCKED)
 		RETURNING id::text, status`, limit, micros(lease))
 	if err != nil {
-		return nil, wrap("claim unsettled orders", err)
+		return nil, pg.Wrap("claim unsettled orders", err)
 	}
 	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[orders.Unsettled])
 	if err != nil {
-		return nil, wrap("claim unsettled orders", err)
+		return nil, pg.Wrap("claim unsettled orders", err)
 	}
 	return list, nil
 }
@@ -248,7 +249,7 @@ func (s *Store) ClaimUnsettled(ctx context.Context, limit int, lease time.Durati
 func (s *Store) Fail(ctx context.Context, id string) (bool, error) {
 	tag, err := s.pool.Exec(ctx, `UPDATE orders SET status = 'failed', updated_at = now() WHERE id = $1 AND status = 'pending'`, id)
 	if err != nil {
-		return false, wrap("fail order", err)
+		return false, pg.Wrap("fail order", err)
 	}
 	return tag.RowsAffected() == 1, nil
 }

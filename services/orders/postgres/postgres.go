@@ -4,13 +4,11 @@ package postgres
 
 import (
 	"embed"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"bazaar/orders"
-	"bazaar/platform/pg"
 )
 
 // Migrations are the orders schema's migrations, for pg.Open or pg.Migrate.
@@ -34,8 +32,3 @@ func NewStore(pool *pgxpool.Pool) *Store {
 // micros passes a duration to SQL as a number of microseconds, to be
 // written `$n::bigint * interval '1 microsecond'`.
 func micros(d time.Duration) int64 { return d.Microseconds() }
-
-// wrap names the operation and turns a lost database into a 503.
-func wrap(op string, err error) error {
-	return fmt.Errorf("%s: %w", op, pg.Unavailable(err))
-}

@@ -100,6 +100,12 @@ func Unavailable(err error) error {
 	return err
 }
 
+// Wrap names the operation that failed on err, marking a lost database as
+// Unavailable.
+func Wrap(op string, err error) error {
+	return fmt.Errorf("%s: %w", op, Unavailable(err))
+}
+
 // lostDatabase reports whether err is the database being out of reach
 // rather than a mistake in the request: no connection could be made, the
 // connection broke (a server killed mid-query reads as an unexpected EOF),

@@ -5,7 +5,6 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,7 +50,7 @@ func (s *Store) CreateUser(ctx context.Context, u users.User, passwordHash strin
 		}
 	}
 	if err != nil {
-		return users.User{}, fmt.Errorf("create user: %w", pg.Unavailable(err))
+		return users.User{}, pg.Wrap("create user", err)
 	}
 	return u, nil
 }
@@ -65,7 +64,7 @@ func (s *Store) EnsureAdmin(ctx context.Context, u users.User, passwordHash stri
 		ON CONFLICT ((lower(email))) DO UPDATE SET role = 'admin'
 		RETURNING xmax = 0`, u.ID, u.Email, u.Name, passwordHash).Scan(&created)
 	if err != nil {
-		return false, fmt.Errorf("ensure admin: %w", pg.Unavailable(err))
+		return false, pg.Wrap("ensure admin", err)
 	}
 	return created, nil
 }
@@ -86,7 +85,7 @@ func (s *Store) FindCredentials(ctx context.Context, email string) (users.User, 
 		return users.User{}, "", errNoUser
 	}
 	if err != nil {
-		return users.User{}, "", fmt.Errorf("find credentials: %w", pg.Unavailable(err))
+		return users.User{}, "", pg.Wrap("find credentials", err)
 	}
 	return u, hash, nil
 }
@@ -101,7 +100,7 @@ func (s *Store) FindUser(ctx context.Context, id string) (users.User, error) {
 		return users.User{}, errNoUser
 	}
 	if err != nil {
-		return users.User{}, fmt.Errorf("find user: %w", pg.Unavailable(err))
+		return users.User{}, pg.Wrap("find user", err)
 	}
 	return u, nil
 }
@@ -116,11 +115,11 @@ func (s *Store) FindUsers(ctx context.Context, f users.UserFilter) (users.UserPa
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE `+where+` ORDER BY id LIMIT @limit`, args)
 	if err != nil {
-		return users.UserPage{}, fmt.Errorf("find users: %w", pg.Unavailable(err))
+		return users.UserPage{}, pg.Wrap("find users", err)
 	}
 	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (users.User, error) { return scanUser(r) })
 	if err != nil {
-		return users.UserPage{}, fmt.Errorf("find users: %w", pg.Unavailable(err))
+		return users.UserPage{}, pg.Wrap("find users", err)
 	}
 	page := users.UserPage{Items: items}
 	if len(items) > f.Limit {
@@ -140,7 +139,7 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t users.RefreshToken) er
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("create refresh token: %w", pg.Unavailable(err))
+		return pg.Wrap("create refresh token", err)
 	}
 	return nil
 }
@@ -193,7 +192,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, presented []byte, next u
 	case errors.Is(err, users.ErrRefreshTokenInvalid):
 		return "", err
 	case err != nil:
-		return "", fmt.Errorf("rotate refresh token: %w", pg.Unavailable(err))
+		return "", pg.Wrap("rotate refresh token", err)
 	case reused:
 		return userID, users.ErrRefreshTokenReused
 	}
@@ -206,7 +205,7 @@ func (s *Store) RevokeRefreshFamily(ctx context.Context, presented []byte, now t
 		UPDATE refresh_families SET revoked_at = $2
 		WHERE id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL`, presented, now)
 	if err != nil {
-		return fmt.Errorf("revoke refresh family: %w", pg.Unavailable(err))
+		return pg.Wrap("revoke refresh family", err)
 	}
 	return nil
 }
@@ -227,7 +226,7 @@ func (s *Store) PurgeRefreshTokens(ctx context.Context, now time.Time) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("purge refresh tokens: %w", pg.Unavailable(err))
+		return pg.Wrap("purge refresh tokens", err)
 	}
 	return nil
 }
