@@ -1,8 +1,11 @@
 package catalog_test
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -152,6 +155,13 @@ func TestFilterValidate(t *testing.T) {
 func TestNormalizeReservation(t *testing.T) {
 	t.Parallel()
 	order, p1, p2 := "0190A5B4-1C2D-7E3F-8A4B-5C6D7E8F9A0B", "0190a5b4-0000-7000-8000-000000000001", "0190a5b4-0000-7000-8000-000000000002"
+	// now is 10 s after order was made.
+	now := time.UnixMilli(0x0190a5b41c2d).Add(10 * time.Second)
+	// madeAgo returns a UUIDv7 order id made d before now.
+	madeAgo := func(d time.Duration) string {
+		ms := now.Add(-d).UnixMilli()
+		return fmt.Sprintf("%08x-%04x-7abc-8def-0123456789ab", ms>>16, ms&0xffff)
+	}
 	lines := func(ls ...catalog.ReservationLine) []catalog.ReservationLine { return ls }
 	many := make([]catalog.ReservationLine, catalog.MaxReservationLines+1)
 	for i := range many {
@@ -172,15 +182,24 @@ func TestNormalizeReservation(t *testing.T) {
 		{"same product twice in two spellings", catalog.ReservationRequest{OrderID: order, Items: lines(catalog.ReservationLine{ProductID: p1, Quantity: 1}, catalog.ReservationLine{ProductID: strings.ToUpper(p1), Quantity: 1})}, apperr.Invalid, []string{"items[1].product_id"}},
 		{"product id of another form", catalog.ReservationRequest{OrderID: order, Items: lines(catalog.ReservationLine{ProductID: "42", Quantity: 1})}, apperr.Unprocessable, nil},
 		{"empty product id", catalog.ReservationRequest{OrderID: order, Items: lines(catalog.ReservationLine{Quantity: 1})}, apperr.Unprocessable, nil},
+		{"version 4 order id", catalog.ReservationRequest{OrderID: "0190a5b4-1c2d-4e3f-8a4b-5c6d7e8f9a0b", Items: lines(catalog.ReservationLine{ProductID: p1, Quantity: 1})}, apperr.Invalid, []string{"order_id"}},
+		{"order id of another variant", catalog.ReservationRequest{OrderID: "0190a5b4-1c2d-7e3f-ca4b-5c6d7e8f9a0b", Items: lines(catalog.ReservationLine{ProductID: p1, Quantity: 1})}, apperr.Invalid, []string{"order_id"}},
+		{"order id in braces", catalog.ReservationRequest{OrderID: "{" + order + "}", Items: lines(catalog.ReservationLine{ProductID: p1, Quantity: 1})}, apperr.Invalid, []string{"order_id"}},
+		{"order id made 10 s ago", catalog.ReservationRequest{OrderID: madeAgo(10 * time.Second), Items: lines(catalog.ReservationLine{ProductID: p1, Quantity: 1})}, "", nil},
+		{"order id made just MaxReservationAge ago", catalog.ReservationRequest{OrderID: madeAgo(catalog.MaxReservationAge), Items: lines(catalog.ReservationLine{ProductID: p1, Quantity: 1})}, "", nil},
+		{"order id made in the future", catalog.ReservationRequest{OrderID: madeAgo(-time.Hour), Items: lines(catalog.ReservationLine{ProductID: p1, Quantity: 1})}, "", nil},
+		{"order id made a millisecond earlier", catalog.ReservationRequest{OrderID: madeAgo(catalog.MaxReservationAge + time.Millisecond), Items: lines(catalog.ReservationLine{ProductID: p1, Quantity: 1})}, apperr.Conflict, nil},
+		{"order id made 2 minutes ago", catalog.ReservationRequest{OrderID: madeAgo(2 * time.Minute), Items: lines(catalog.ReservationLine{ProductID: p1, Quantity: 1})}, apperr.Conflict, nil},
+		{"expired before unknown product", catalog.ReservationRequest{OrderID: madeAgo(2 * time.Minute), Items: lines(catalog.ReservationLine{ProductID: "42", Quantity: 1})}, apperr.Conflict, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := c.req.Normalize()
+			got, err := c.req.Normalize(now)
 			if c.code == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got.OrderID != strings.ToLower(order) || got.Items[0].ProductID != p1 {
+				if got.OrderID != strings.ToLower(c.req.OrderID) || got.Items[0].ProductID != p1 {
 					t.Errorf("normalized = %+v, want lowercase ids", got)
 				}
 				return
@@ -188,10 +207,58 @@ func TestNormalizeReservation(t *testing.T) {
 			if apperr.Code(err) != c.code {
 				t.Fatalf("error %v, want code %s", err, c.code)
 			}
+			if c.code == apperr.Conflict && !catalog.IsOrderExpired(err) {
+				t.Errorf("error %v, want OrderExpired", err)
+			}
 			if diff := cmp.Diff(c.fields, fields(err)); diff != "" {
 				t.Errorf("fields (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestOrderExpired(t *testing.T) {
+	t.Parallel()
+	err := catalog.OrderExpired("0190a5b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b")
+	var ae *apperr.Error
+	if !errors.As(err, &ae) || ae.Code != apperr.Conflict || !catalog.IsOrderExpired(err) {
+		t.Fatalf("OrderExpired = %#v, want a Conflict that IsOrderExpired recognizes", err)
+	}
+	if want := `Order id "0190a5b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b" was made more than 30s ago; stock is reserved only within 30s of making the order id.`; ae.Message != want {
+		t.Errorf("message = %q, want %q", ae.Message, want)
+	}
+	if !catalog.IsOrderExpired(fmt.Errorf("reserve: %w", err)) {
+		t.Error("IsOrderExpired does not see through wrapping")
+	}
+	for _, other := range []error{nil, apperr.Errorf(apperr.Conflict, "Order %s was released.", "x"), errors.New("x")} {
+		if catalog.IsOrderExpired(other) {
+			t.Errorf("IsOrderExpired(%v) = true", other)
+		}
+	}
+}
+
+func TestValidateReservedRange(t *testing.T) {
+	t.Parallel()
+	const zero, id = "00000000-0000-0000-0000-000000000000", "0190A5B4-1C2D-4E3F-8A4B-5C6D7E8F9A0B"
+	for _, c := range []struct {
+		after, before string
+		limit         int
+		fields        []string
+	}{
+		{zero, id, 1, nil},
+		{id, zero, catalog.MaxReservedLimit, nil},
+		{"", id, 1, []string{"after"}},
+		{zero, "", 1, []string{"before"}},
+		{"{" + zero + "}", id, 1, []string{"after"}},
+		{zero, "00000000000000000000000000000000", 1, []string{"before"}},
+		{zero, id, 0, []string{"limit"}},
+		{zero, id, catalog.MaxReservedLimit + 1, []string{"limit"}},
+		{"x", "y", -1, []string{"after", "before", "limit"}},
+	} {
+		err := catalog.ValidateReservedRange(c.after, c.before, c.limit)
+		if diff := cmp.Diff(c.fields, fields(err)); diff != "" || (err == nil) != (c.fields == nil) {
+			t.Errorf("ValidateReservedRange(%q, %q, %d) = %v; fields (-want +got):\n%s", c.after, c.before, c.limit, err, diff)
+		}
 	}
 }
 

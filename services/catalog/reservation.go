@@ -2,7 +2,11 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
+
+	"github.com/google/uuid"
 
 	"bazaar/platform/apperr"
 	"bazaar/platform/ident"
@@ -22,6 +26,15 @@ const (
 	MaxLineQuantity     = 1000
 )
 
+// MaxReservationAge is how long after making an order id stock may be
+// reserved under it, by the catalog's clock. Order ids are UUIDv7, which
+// carry the time they were made; an older id is refused, a replay included.
+// So once an order id is older than this (plus the time a reservation takes
+// to commit), no reservation can appear under it any more, and the orders
+// service can release whatever is reserved under the ids it never recorded,
+// for good.
+const MaxReservationAge = 30 * time.Second
+
 // ReservationRequest asks to take stock for every line of an order, all or
 // nothing. OrderID makes it idempotent.
 type ReservationRequest struct {
@@ -36,12 +49,15 @@ type ReservationLine struct {
 }
 
 // Normalize validates r and returns it with its ids in canonical lowercase
-// form. Malformed requests are Invalid. A product id that is not a UUID is
+// form. Malformed requests, and an order id that is not a UUIDv7, are
+// Invalid. An order id made more than MaxReservationAge before now is a
+// Conflict (OrderExpired). A product id that is not a UUID is
 // Unprocessable, as an unknown product is: callers pass their clients' ids
 // through, whatever their form.
-func (r ReservationRequest) Normalize() (ReservationRequest, error) {
+func (r ReservationRequest) Normalize(now time.Time) (ReservationRequest, error) {
 	var v apperr.Validation
-	v.Check(ident.IsUUID(r.OrderID), "order_id", "must be a UUID")
+	made, ok := uuidV7Time(r.OrderID)
+	v.Check(ok, "order_id", "must be a UUIDv7")
 	v.Check(len(r.Items) >= 1 && len(r.Items) <= MaxReservationLines, "items", "must hold 1 to 100 lines")
 	out := ReservationRequest{OrderID: NormalizeID(r.OrderID), Items: make([]ReservationLine, len(r.Items))}
 	seen := make(map[string]bool, len(r.Items))
@@ -59,11 +75,50 @@ func (r ReservationRequest) Normalize() (ReservationRequest, error) {
 	if err := v.Err(); err != nil {
 		return ReservationRequest{}, err
 	}
+	if now.Sub(made) > MaxReservationAge {
+		return ReservationRequest{}, OrderExpired(out.OrderID)
+	}
 	if unknown >= 0 {
 		return ReservationRequest{}, UnknownProduct(r.Items[unknown].ProductID)
 	}
 	return out, nil
 }
+
+// uuidV7Time returns the time a UUIDv7 in the 8-4-4-4-12 form was made (its
+// first 48 bits, Unix milliseconds), and false for any other string.
+func uuidV7Time(id string) (time.Time, bool) {
+	if !ident.IsUUID(id) {
+		return time.Time{}, false
+	}
+	u, err := uuid.Parse(id)
+	if err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 {
+		return time.Time{}, false
+	}
+	return time.Unix(u.Time().UnixTime()), true
+}
+
+// OrderExpired is the Conflict for a reservation under an order id made more
+// than MaxReservationAge ago. IsOrderExpired recognizes it.
+func OrderExpired(orderID string) error {
+	return &expiredError{apperr.Errorf(apperr.Conflict,
+		"Order id %q was made more than %v ago; stock is reserved only within %v of making the order id.",
+		orderID, MaxReservationAge, MaxReservationAge)}
+}
+
+// IsOrderExpired reports whether err is, or wraps, an error of OrderExpired.
+func IsOrderExpired(err error) bool {
+	var e *expiredError
+	return errors.As(err, &e)
+}
+
+// expiredError marks the Conflict of OrderExpired, which apperr.Code and the
+// problem responses see through Unwrap.
+type expiredError struct {
+	err *apperr.Error
+}
+
+func (e *expiredError) Error() string { return e.err.Error() }
+func (e *expiredError) Unwrap() error { return e.err }
 
 // UnknownProduct is the error for a reservation line whose product does not
 // exist or was deleted.
@@ -104,14 +159,41 @@ func (r Reservation) Units() int {
 // ReservationService takes stock for orders and gives it back.
 //
 // Reserve is idempotent per order id: a repeat returns the recorded result
-// and reserves nothing more; after a release it fails with Conflict. It fails
-// with OutOfStock when any line cannot be met and Unprocessable when any
-// product is unknown, and then reserves nothing. Release puts the stock back
-// exactly once; releasing an unknown order id records a tombstone.
+// and reserves nothing more; after a release it fails with Conflict. It
+// refuses, before looking at what is recorded (so repeats too), an order id
+// that is not a UUIDv7 (Invalid) or was made more than MaxReservationAge ago
+// (OrderExpired). It fails with OutOfStock when any line cannot be met and
+// Unprocessable when any product is unknown, and then reserves nothing.
+// Release puts the stock back exactly once; releasing an unknown order id
+// records a tombstone.
+//
+// Reserved returns, in ascending order, at most limit order ids whose stock
+// is reserved (neither released nor tombstones) with after < id < before, in
+// PostgreSQL's uuid order, which for UUIDv7 is the order they were made. It
+// returns an empty slice, never nil, when there are none; its arguments are
+// checked by ValidateReservedRange.
 type ReservationService interface {
 	Reserve(ctx context.Context, r ReservationRequest) (Reservation, error)
 	Release(ctx context.Context, orderID string) (Reservation, error)
 	FindReservation(ctx context.Context, orderID string) (Reservation, error)
+	Reserved(ctx context.Context, after, before string, limit int) ([]string, error)
+}
+
+// Limits of a listing of reserved order ids.
+const (
+	DefaultReservedLimit = 500
+	MaxReservedLimit     = 1000
+)
+
+// ValidateReservedRange checks the arguments of ReservationService.Reserved:
+// after and before are UUIDs of any version, and limit is from 1 to
+// MaxReservedLimit.
+func ValidateReservedRange(after, before string, limit int) error {
+	var v apperr.Validation
+	v.Check(ident.IsUUID(after), "after", "must be a UUID")
+	v.Check(ident.IsUUID(before), "before", "must be a UUID")
+	v.Check(limit >= 1 && limit <= MaxReservedLimit, "limit", "must be an integer from 1 to 1000")
+	return v.Err()
 }
 
 // ReservationNotFound is the error for an order id with no reservation.

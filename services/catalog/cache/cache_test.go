@@ -76,7 +76,7 @@ func TestNoStaleReadAfterWrite(t *testing.T) {
 		}
 
 		res, err := a.reservations.Reserve(context.Background(), catalog.ReservationRequest{
-			OrderID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i),
+			OrderID: catalogtest.OrderID(),
 			Items:   []catalog.ReservationLine{{ProductID: p.ID, Quantity: 1}},
 		})
 		if err != nil {
@@ -96,7 +96,7 @@ func TestNoStaleReadAfterWrite(t *testing.T) {
 		}
 		// Leave one unit reserved per round, so that stock keeps changing.
 		if _, err := a.reservations.Reserve(context.Background(), catalog.ReservationRequest{
-			OrderID: fmt.Sprintf("00000000-0000-4000-9000-%012d", i),
+			OrderID: catalogtest.OrderID(),
 			Items:   []catalog.ReservationLine{{ProductID: p.ID, Quantity: 1}},
 		}); err != nil {
 			t.Fatal(err)
@@ -476,7 +476,7 @@ func TestReservationKeepsListingCached(t *testing.T) {
 	ps := catalogtest.MustCreateN(t, r.products, 3, "K", "misc")
 	before := mustList(t, r.products, catalog.ProductFilter{})
 	if _, err := r.reservations.Reserve(context.Background(), catalog.ReservationRequest{
-		OrderID: "00000000-0000-4000-8000-000000000001",
+		OrderID: catalogtest.OrderID(),
 		Items:   []catalog.ReservationLine{{ProductID: ps[1].ID, Quantity: 4}},
 	}); err != nil {
 		t.Fatal(err)

@@ -62,6 +62,11 @@ func (s *ReservationService) FindReservation(ctx context.Context, orderID string
 	return s.inner.FindReservation(ctx, orderID)
 }
 
+// Reserved reads through: reservations are not cached.
+func (s *ReservationService) Reserved(ctx context.Context, after, before string, limit int) ([]string, error) {
+	return s.inner.Reserved(ctx, after, before, limit)
+}
+
 func itemIDs(res catalog.Reservation) []string {
 	ids := make([]string, len(res.Items))
 	for i, it := range res.Items {

@@ -272,10 +272,16 @@ func TestStoreErrorsBecomeProblems(t *testing.T) {
 	}
 }
 
-// fakeReservations answers with a canned reservation or error.
+// fakeReservations answers with a canned reservation, order ids or error,
+// and records what Reserved was asked.
 type fakeReservations struct {
 	res catalog.Reservation
+	ids []string
 	err error
+
+	calls         int
+	after, before string
+	limit         int
 }
 
 func (f *fakeReservations) Reserve(context.Context, catalog.ReservationRequest) (catalog.Reservation, error) {
@@ -288,6 +294,25 @@ func (f *fakeReservations) Release(context.Context, string) (catalog.Reservation
 
 func (f *fakeReservations) FindReservation(context.Context, string) (catalog.Reservation, error) {
 	return f.res, f.err
+}
+
+func (f *fakeReservations) Reserved(_ context.Context, after, before string, limit int) ([]string, error) {
+	f.calls++
+	f.after, f.before, f.limit = after, before, limit
+	return f.ids, f.err
+}
+
+// doInternal serves one request of the internal routes over svc.
+func doInternal(t *testing.T, svc catalog.ReservationService, method, target, body string) (*Internal, *httptest.ResponseRecorder) {
+	t.Helper()
+	s := web.NewServer(web.Config{Service: "catalog"}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	h := NewInternal(svc, s.Registry)
+	h.Register(s.Internal)
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	s.Internal.ServeHTTP(rec, req)
+	return h, rec
 }
 
 func TestInternalReservations(t *testing.T) {
@@ -308,18 +333,14 @@ func TestInternalReservations(t *testing.T) {
 		{"out of stock", http.MethodPost, "/internal/reservations", body, &fakeReservations{err: apperr.Errorf(apperr.OutOfStock, "no")}, http.StatusConflict, "out_of_stock"},
 		{"unknown product", http.MethodPost, "/internal/reservations", body, &fakeReservations{err: apperr.Errorf(apperr.Unprocessable, "no")}, http.StatusUnprocessableEntity, "unknown_product"},
 		{"released order", http.MethodPost, "/internal/reservations", body, &fakeReservations{err: apperr.Errorf(apperr.Conflict, "no")}, http.StatusConflict, "order_released"},
+		{"expired order id", http.MethodPost, "/internal/reservations", body, &fakeReservations{err: catalog.OrderExpired(order)}, http.StatusConflict, "order_expired"},
+		{"store down", http.MethodPost, "/internal/reservations", body, &fakeReservations{err: apperr.Errorf(apperr.Unavailable, "no")}, http.StatusServiceUnavailable, "error"},
 		{"release", http.MethodPost, "/internal/reservations/" + order + "/release", "", &fakeReservations{res: catalog.Reservation{OrderID: order, Status: catalog.StatusReleased, Items: reserved.Items}}, http.StatusOK, ""},
 		{"get", http.MethodGet, "/internal/reservations/" + order, "", &fakeReservations{res: reserved}, http.StatusOK, ""},
 		{"get unknown", http.MethodGet, "/internal/reservations/" + order, "", &fakeReservations{err: catalog.ReservationNotFound(order)}, http.StatusNotFound, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s := web.NewServer(web.Config{Service: "catalog"}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-			h := NewInternal(c.svc, s.Registry)
-			h.Register(s.Internal)
-			req := httptest.NewRequest(c.method, c.target, strings.NewReader(c.body))
-			req.Header.Set("Content-Type", "application/json")
-			rec := httptest.NewRecorder()
-			s.Internal.ServeHTTP(rec, req)
+			h, rec := doInternal(t, c.svc, c.method, c.target, c.body)
 			if rec.Code != c.status {
 				t.Fatalf("status = %d, want %d (%s)", rec.Code, c.status, rec.Body)
 			}
@@ -337,6 +358,81 @@ func TestInternalReservations(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestExpiredOrderProblem(t *testing.T) {
+	order := "0190a5b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b"
+	body := `{"order_id":"` + order + `","items":[{"product_id":"` + order + `","quantity":3}]}`
+	_, rec := doInternal(t, &fakeReservations{err: catalog.OrderExpired(order)}, http.MethodPost, "/internal/reservations", body)
+	want := web.Problem{Type: "/problems/conflict", Title: "Conflict", Status: http.StatusConflict,
+		Detail: `Order id "` + order + `" was made more than 30s ago; stock is reserved only within 30s of making the order id.`}
+	if diff := cmp.Diff(want, problem(t, rec)); diff != "" {
+		t.Errorf("problem (-want +got):\n%s", diff)
+	}
+}
+
+func TestListReserved(t *testing.T) {
+	const zero, before = "00000000-0000-0000-0000-000000000000", "0190a5b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b"
+	ids := []string{"0190a5b4-0000-7000-8000-000000000001", "0190a5b4-0000-7000-8000-000000000002"}
+	for _, c := range []struct {
+		name, query string
+		ids         []string
+		limit       int
+		body        string
+	}{
+		{"default limit", "after=" + zero + "&before=" + before, ids, catalog.DefaultReservedLimit, `{"order_ids":["` + ids[0] + `","` + ids[1] + `"]}`},
+		{"limit", "after=" + zero + "&before=" + before + "&limit=1000", ids[:1], 1000, `{"order_ids":["` + ids[0] + `"]}`},
+		{"none", "after=" + zero + "&before=" + before + "&limit=1", nil, 1, `{"order_ids":[]}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			svc := &fakeReservations{ids: c.ids}
+			_, rec := doInternal(t, svc, http.MethodGet, "/internal/reservations?"+c.query, "")
+			if got := strings.TrimSpace(rec.Body.String()); rec.Code != http.StatusOK || got != c.body {
+				t.Errorf("status %d, body %s; want 200 %s", rec.Code, got, c.body)
+			}
+			if svc.after != zero || svc.before != before || svc.limit != c.limit {
+				t.Errorf("asked Reserved(%q, %q, %d); want (%q, %q, %d)", svc.after, svc.before, svc.limit, zero, before, c.limit)
+			}
+		})
+	}
+
+	for name, c := range map[string]struct {
+		query  string
+		fields []string
+	}{
+		"no parameters":     {"", []string{"after", "before"}},
+		"no after":          {"before=" + before, []string{"after"}},
+		"no before":         {"after=" + zero, []string{"before"}},
+		"empty after":       {"after=&before=" + before, []string{"after"}},
+		"bad after":         {"after=x&before=" + before, []string{"after"}},
+		"bad before":        {"after=" + zero + "&before=" + before + "0", []string{"before"}},
+		"limit zero":        {"after=" + zero + "&before=" + before + "&limit=0", []string{"limit"}},
+		"limit negative":    {"after=" + zero + "&before=" + before + "&limit=-1", []string{"limit"}},
+		"limit too big":     {"after=" + zero + "&before=" + before + "&limit=1001", []string{"limit"}},
+		"limit not integer": {"after=" + zero + "&before=" + before + "&limit=ten", []string{"limit"}},
+		"limit overflow":    {"after=" + zero + "&before=" + before + "&limit=99999999999999999999", []string{"limit"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			svc := &fakeReservations{ids: ids}
+			_, rec := doInternal(t, svc, http.MethodGet, "/internal/reservations?"+c.query, "")
+			p := problem(t, rec)
+			var got []string
+			for _, f := range p.Errors {
+				got = append(got, f.Field)
+			}
+			if rec.Code != http.StatusBadRequest || p.Type != "/problems/invalid-request" || !cmp.Equal(c.fields, got) {
+				t.Errorf("status %d, problem %+v; want 400 on %v", rec.Code, p, c.fields)
+			}
+			if svc.calls != 0 {
+				t.Error("the store was asked")
+			}
+		})
+	}
+
+	_, rec := doInternal(t, &fakeReservations{err: apperr.Errorf(apperr.Unavailable, "down")}, http.MethodGet, "/internal/reservations?after="+zero+"&before="+before, "")
+	if p := problem(t, rec); rec.Code != http.StatusServiceUnavailable || p.Detail != "down" {
+		t.Errorf("store error: status %d, problem %+v; want 503", rec.Code, p)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"bazaar/catalog"
@@ -156,6 +157,10 @@ func FuzzDecodeProductPatch(f *testing.F) {
 	})
 }
 
+// fuzzNow is the clock of FuzzDecodeReservationRequest: the time its order
+// id was made.
+var fuzzNow = time.UnixMilli(0x0190a5b41c2d)
+
 // FuzzDecodeReservationRequest covers the internal route the orders service
 // calls with its own clients' product ids, whatever their form.
 func FuzzDecodeReservationRequest(f *testing.F) {
@@ -178,15 +183,18 @@ func FuzzDecodeReservationRequest(f *testing.F) {
 			checkDecodeError(t, body, err, "order_id", "items", "items.product_id", "items.quantity")
 			return
 		}
-		norm, err := req.Normalize()
+		norm, err := req.Normalize(fuzzNow)
 		if apperr.Code(err) == apperr.Unprocessable {
 			return // a product id of no product's form: an unknown product
+		}
+		if catalog.IsOrderExpired(err) {
+			return // an order id made too long before fuzzNow
 		}
 		if err != nil {
 			checkRefusal(t, err, false, reservationFields(len(req.Items))...)
 			return
 		}
-		if !ident.IsUUID(norm.OrderID) || norm.OrderID != strings.ToLower(norm.OrderID) ||
+		if !ident.IsUUID(norm.OrderID) || norm.OrderID != strings.ToLower(norm.OrderID) || norm.OrderID[14] != '7' ||
 			len(norm.Items) < 1 || len(norm.Items) > catalog.MaxReservationLines {
 			t.Fatalf("accepted %q as %+v", body, norm)
 		}

@@ -2,6 +2,7 @@ package http
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,7 @@ func NewInternal(svc catalog.ReservationService, reg prometheus.Registerer) *Int
 func (h *Internal) Register(e *echo.Echo) {
 	g := e.Group("/internal/reservations")
 	g.POST("", h.reserve)
+	g.GET("", h.listReserved)
 	g.GET("/:order_id", h.getReservation)
 	g.POST("/:order_id/release", h.release)
 }
@@ -63,6 +65,37 @@ func (h *Internal) getReservation(c echo.Context) error {
 	return c.JSON(http.StatusOK, res)
 }
 
+// reservedIDs is the answer of GET /internal/reservations.
+type reservedIDs struct {
+	OrderIDs []string `json:"order_ids"`
+}
+
+// listReserved answers the order ids still reserved strictly between the
+// UUIDs after and before, ascending, at most limit (by default
+// catalog.DefaultReservedLimit): the orders service sweeps them for orders
+// it never recorded.
+func (h *Internal) listReserved(c echo.Context) error {
+	after, before, limit := c.QueryParam("after"), c.QueryParam("before"), catalog.DefaultReservedLimit
+	if s := c.QueryParam("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			n = 0 // out of range: ValidateReservedRange says what a limit must be
+		}
+		limit = n
+	}
+	if err := catalog.ValidateReservedRange(after, before, limit); err != nil {
+		return err
+	}
+	ids, err := h.reservations.Reserved(c.Request().Context(), after, before, limit)
+	if err != nil {
+		return err
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	return c.JSON(http.StatusOK, reservedIDs{OrderIDs: ids})
+}
+
 type reservationMetrics struct {
 	reservations, releases *prometheus.CounterVec
 	unitsReserved          prometheus.Counter
@@ -73,7 +106,7 @@ func newReservationMetrics(reg prometheus.Registerer) *reservationMetrics {
 	m := &reservationMetrics{
 		reservations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "catalog_reservations_total",
-			Help: "Stock reservation requests by outcome: reserved, replayed (same order id again), out_of_stock, unknown_product, order_released, invalid, error.",
+			Help: "Stock reservation requests by outcome: reserved, replayed (same order id again), out_of_stock, unknown_product, order_released, order_expired (order id made too long ago), invalid, error.",
 		}, []string{"outcome"}),
 		releases: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "catalog_releases_total",
@@ -88,7 +121,7 @@ func newReservationMetrics(reg prometheus.Registerer) *reservationMetrics {
 			Help: "Units of stock given back by releases.",
 		}),
 	}
-	for _, o := range []string{"reserved", "replayed", "out_of_stock", "unknown_product", "order_released", "invalid", "error"} {
+	for _, o := range []string{"reserved", "replayed", "out_of_stock", "unknown_product", "order_released", "order_expired", "invalid", "error"} {
 		m.reservations.WithLabelValues(o)
 	}
 	for _, o := range []string{"released", "replayed", "tombstone", "invalid", "error"} {
@@ -101,6 +134,8 @@ func newReservationMetrics(reg prometheus.Registerer) *reservationMetrics {
 func (m *reservationMetrics) reserved(res catalog.Reservation, err error) {
 	outcome := "reserved"
 	switch {
+	case catalog.IsOrderExpired(err):
+		outcome = "order_expired"
 	case err != nil:
 		outcome = map[string]string{
 			apperr.Invalid:       "invalid",

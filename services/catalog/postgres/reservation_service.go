@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -70,9 +71,11 @@ const reserveStock = `
 	FROM req LEFT JOIN taken ON taken.id = req.product_id
 	RETURNING position, product_id::text, sku, name, quantity, unit_price_cents, currency`
 
-// Reserve takes stock for every line of r, or for none.
+// Reserve takes stock for every line of r, or for none. The age of r's order
+// id is checked first, against the catalog's clock, so that a repeat of an
+// expired order id is refused too.
 func (s *ReservationService) Reserve(ctx context.Context, r catalog.ReservationRequest) (catalog.Reservation, error) {
-	r, err := r.Normalize()
+	r, err := r.Normalize(time.Now())
 	if err != nil {
 		return catalog.Reservation{}, err
 	}
@@ -229,6 +232,28 @@ func (s *ReservationService) FindReservation(ctx context.Context, orderID string
 		return catalog.Reservation{}, storeError("find reservation", err)
 	}
 	return res, nil
+}
+
+// Reserved returns the order ids still reserved with after < id < before.
+func (s *ReservationService) Reserved(ctx context.Context, after, before string, limit int) ([]string, error) {
+	if err := catalog.ValidateReservedRange(after, before, limit); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT order_id::text FROM reservations
+		WHERE status = 'reserved' AND order_id > $1 AND order_id < $2
+		ORDER BY order_id LIMIT $3`, after, before, limit)
+	var ids []string
+	if err == nil {
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil {
+		return nil, storeError("list reservations", err)
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	return ids, nil
 }
 
 // querier is what findReservation needs of a pool or a transaction.

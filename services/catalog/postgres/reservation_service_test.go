@@ -2,8 +2,10 @@ package postgres_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
@@ -19,7 +21,7 @@ func newReservations(t *testing.T) (*postgres.ProductService, *postgres.Reservat
 	return newStore(t), postgres.NewReservationService(db.Pool)
 }
 
-func orderID() string { return uuid.NewString() }
+func orderID() string { return catalogtest.OrderID() }
 
 func stock(t *testing.T, id string) int {
 	t.Helper()
@@ -101,6 +103,8 @@ func TestReserveAllOrNothing(t *testing.T) {
 		"too many units":       {reserve(orderID(), line(plenty, catalog.MaxLineQuantity+1)), apperr.Invalid},
 		"repeated product":     {reserve(orderID(), line(plenty, 1), line(plenty, 1)), apperr.Invalid},
 		"bad order id":         {reserve("order-1", line(plenty, 1)), apperr.Invalid},
+		"version 4 order id":   {reserve(uuid.NewString(), line(plenty, 1)), apperr.Invalid},
+		"expired order id":     {reserve(catalogtest.OrderIDAt(time.Now().Add(-2*time.Minute)), line(plenty, 1)), apperr.Conflict},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := rs.Reserve(context.Background(), c.req)
@@ -294,5 +298,110 @@ func TestReserveAndReleaseRace(t *testing.T) {
 	wg.Wait()
 	if n := stock(t, p.ID); n != 50 {
 		t.Errorf("stock = %d, want 50: every order was released", n)
+	}
+}
+
+// TestReserveAgeRule refuses order ids made more than MaxReservationAge ago,
+// even for a reservation already recorded under one, and reserves under
+// younger ones.
+func TestReserveAgeRule(t *testing.T) {
+	ps, rs := newReservations(t)
+	p := catalogtest.MustCreate(t, ps, catalogtest.Input("AGE", "Age", "", "misc", 100, 10))
+
+	old := catalogtest.OrderIDAt(time.Now().Add(-2 * time.Minute))
+	_, err := rs.Reserve(context.Background(), reserve(old, line(p, 1)))
+	catalogtest.WantCode(t, err, apperr.Conflict)
+	if !catalog.IsOrderExpired(err) {
+		t.Errorf("reserve under an id made 2 minutes ago = %v, want OrderExpired", err)
+	}
+	if n := stock(t, p.ID); n != 10 {
+		t.Errorf("stock = %d, want 10 (nothing reserved)", n)
+	}
+	_, err = rs.FindReservation(context.Background(), old)
+	catalogtest.WantCode(t, err, apperr.NotFound)
+
+	young := catalogtest.OrderIDAt(time.Now().Add(-10 * time.Second))
+	res, err := rs.Reserve(context.Background(), reserve(young, line(p, 2)))
+	if err != nil || res.Status != catalog.StatusReserved || res.Replayed {
+		t.Fatalf("reserve under an id made 10 s ago = %+v, %v; want reserved", res, err)
+	}
+	if n := stock(t, p.ID); n != 8 {
+		t.Errorf("stock = %d, want 8", n)
+	}
+
+	// A reservation recorded under an id that has expired since is not
+	// replayed.
+	recorded := catalogtest.OrderIDAt(time.Now().Add(-2 * time.Minute))
+	if _, err := db.Pool.Exec(context.Background(), `INSERT INTO reservations (order_id, status) VALUES ($1, 'reserved')`, recorded); err != nil {
+		t.Fatal(err)
+	}
+	_, err = rs.Reserve(context.Background(), reserve(recorded, line(p, 1)))
+	if !catalog.IsOrderExpired(err) {
+		t.Errorf("replay under an expired id = %v, want OrderExpired", err)
+	}
+	if n := stock(t, p.ID); n != 8 {
+		t.Errorf("stock = %d, want 8", n)
+	}
+}
+
+func TestReserved(t *testing.T) {
+	ps, rs := newReservations(t)
+	p := catalogtest.MustCreate(t, ps, catalogtest.Input("L", "L", "", "misc", 100, 100))
+	const zero, top = "00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff"
+	// Seven ids in the order they were made: 0, 1, 4 and 6 stay reserved, 2
+	// is released, 3 is a tombstone, 5 is never used.
+	start := time.Now().Add(-20 * time.Second)
+	ids := make([]string, 7)
+	for i := range ids {
+		ids[i] = catalogtest.OrderIDAt(start.Add(time.Duration(i) * time.Second))
+	}
+	for _, i := range []int{6, 0, 4, 2, 1} {
+		if _, err := rs.Reserve(context.Background(), reserve(ids[i], line(p, 1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, i := range []int{2, 3} {
+		if _, err := rs.Release(context.Background(), ids[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name          string
+		after, before string
+		limit         int
+		want          []string
+	}{
+		{"all", zero, top, catalog.MaxReservedLimit, []string{ids[0], ids[1], ids[4], ids[6]}},
+		{"bounds are exclusive", ids[0], ids[6], catalog.MaxReservedLimit, []string{ids[1], ids[4]}},
+		{"bounds that are no reservation", ids[2], ids[5], catalog.MaxReservedLimit, []string{ids[4]}},
+		{"limit keeps the first", zero, top, 3, []string{ids[0], ids[1], ids[4]}},
+		{"limit from after", ids[1], top, 1, []string{ids[4]}},
+		{"uppercase bounds", strings.ToUpper(ids[0]), strings.ToUpper(ids[6]), catalog.MaxReservedLimit, []string{ids[1], ids[4]}},
+		{"none", ids[6], top, catalog.MaxReservedLimit, []string{}},
+		{"empty range", ids[4], ids[0], catalog.MaxReservedLimit, []string{}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := rs.Reserved(context.Background(), c.after, c.before, c.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(c.want, got); diff != "" {
+				t.Errorf("Reserved (-want +got):\n%s", diff)
+			}
+		})
+	}
+	for name, args := range map[string]struct {
+		after, before string
+		limit         int
+	}{
+		"bad after":     {"x", top, 1},
+		"bad before":    {zero, "", 1},
+		"limit zero":    {zero, top, 0},
+		"limit too big": {zero, top, catalog.MaxReservedLimit + 1},
+	} {
+		_, err := rs.Reserved(context.Background(), args.after, args.before, args.limit)
+		if apperr.Code(err) != apperr.Invalid {
+			t.Errorf("%s: error %v, want code %s", name, err, apperr.Invalid)
+		}
 	}
 }

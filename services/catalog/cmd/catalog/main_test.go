@@ -145,12 +145,22 @@ func TestMainServes(t *testing.T) {
 	call(http.MethodPost, api+"/api/catalog/products", admin, `{"sku":"MAIN-1","name":"Served","price_cents":500,"stock":5,"category":"misc"}`, http.StatusCreated, &p)
 	call(http.MethodPost, api+"/api/catalog/products", admin, `{"sku":"MAIN-1","name":"Again","price_cents":500,"stock":5,"category":"misc"}`, http.StatusConflict, nil)
 	call(http.MethodGet, api+"/api/catalog/products/"+p.ID, "", "", http.StatusOK, &p)
-	call(http.MethodPost, internal+"/internal/reservations", "", `{"order_id":"0190a5b4-0000-7000-8000-0000000000aa","items":[{"product_id":"`+p.ID+`","quantity":2}]}`, http.StatusOK, nil)
+	order, expired := catalogtest.OrderID(), catalogtest.OrderIDAt(time.Now().Add(-2*time.Minute))
+	call(http.MethodPost, internal+"/internal/reservations", "", `{"order_id":"`+order+`","items":[{"product_id":"`+p.ID+`","quantity":2}]}`, http.StatusOK, nil)
+	call(http.MethodPost, internal+"/internal/reservations", "", `{"order_id":"`+expired+`","items":[{"product_id":"`+p.ID+`","quantity":1}]}`, http.StatusConflict, nil)
 	call(http.MethodGet, api+"/api/catalog/products/"+p.ID, "", "", http.StatusOK, &p)
 	if p.Stock != 3 {
 		t.Errorf("stock after reserving 2 of 5 = %d, want 3", p.Stock)
 	}
-	call(http.MethodGet, internal+"/internal/reservations/0190a5b4-0000-7000-8000-0000000000aa", "", "", http.StatusOK, nil)
+	call(http.MethodGet, internal+"/internal/reservations/"+order, "", "", http.StatusOK, nil)
+	var reserved struct {
+		OrderIDs []string `json:"order_ids"`
+	}
+	call(http.MethodGet, internal+"/internal/reservations?after=00000000-0000-0000-0000-000000000000&before=ffffffff-ffff-ffff-ffff-ffffffffffff", "", "", http.StatusOK, &reserved)
+	if len(reserved.OrderIDs) != 1 || reserved.OrderIDs[0] != order {
+		t.Errorf("reserved order ids = %v, want [%s]", reserved.OrderIDs, order)
+	}
+	call(http.MethodGet, api+"/internal/reservations?after=00000000-0000-0000-0000-000000000000&before=ffffffff-ffff-ffff-ffff-ffffffffffff", "", "", http.StatusNotFound, nil)
 	call(http.MethodPost, api+"/internal/reservations", "", `{}`, http.StatusNotFound, nil) // never on the public port
 	call(http.MethodGet, api+"/metrics", "", "", http.StatusNotFound, nil)
 
@@ -161,7 +171,7 @@ func TestMainServes(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	for _, want := range []string{`catalog_cache_hits_total{kind="product"}`, `catalog_reservations_total{outcome="reserved"} 1`, `catalog_stock_units_reserved_total 2`, "pgxpool_max_conns"} {
+	for _, want := range []string{`catalog_cache_hits_total{kind="product"}`, `catalog_reservations_total{outcome="reserved"} 1`, `catalog_reservations_total{outcome="order_expired"} 1`, `catalog_stock_units_reserved_total 2`, "pgxpool_max_conns"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
