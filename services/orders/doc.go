@@ -6,35 +6,33 @@
 //
 // # Status machine
 //
-//	            reserve answered 200           cancel (conditional UPDATE)      release answered 200
-//	pending ─────────────────────────▶ confirmed ──────────────────────▶ cancelling ───────────────────▶ cancelled
-//	   │  reserve answered 409 / 422
-//	   ├────────────────────────────▶ rejected
-//	   │  outcome unknown; the reconciler releases
-//	   └────────────────────────────▶ failed
+//	   recorded once reserved     cancel (conditional UPDATE)      release answered 200
+//	──────────────────────────▶ confirmed ──────────────────────▶ cancelling ───────────────────▶ cancelled
 //
-// Placing an order first inserts it as pending in its own transaction, so
-// that the order exists before any stock is touched. Only then is the
-// catalog asked to reserve the lines under the order's id; that call is
-// idempotent per order id, which is what makes retrying it on timeouts safe.
-// Catalog's answer settles the order: confirmed with catalog's prices, or
-// rejected when stock or products are missing.
+// Placing an order first asks the catalog to reserve its lines under a new
+// order id, a UUIDv7 made for the purpose; the call is idempotent per order
+// id, which is what makes retrying it on timeouts safe. Only then is the
+// order recorded, confirmed with the catalog's prices, in one statement.
+// An order the catalog refuses (stock or products missing) is answered 409
+// or 422 and never recorded; a metric counts it.
 //
-// When the outcome stays unknown (catalog unreachable after every retry, or
-// the confirming write failed), the client gets a 503 and the order stays
-// pending. The Reconciler later claims pending orders older than the
-// settle window, asks the catalog what it holds for them and releases it.
-// A release leaves a tombstone at the catalog, so a reserve that arrives
-// late can no longer succeed. The order then becomes failed: a pending
-// order is never left dangling and never reserved twice. Once the
-// reconciler has claimed an order, the request that created it can no
-// longer confirm it (its write is conditional on no claim having happened).
+// When the reservation's outcome stays unknown (catalog unreachable after
+// every retry) or the order cannot stand (its lines are priced in several
+// currencies), the Service releases the order id at once. A release leaves
+// a tombstone at the catalog, so a reserve that arrives late can no longer
+// succeed. When recording the order fails, its stock stays held, since the
+// order might have been recorded after all; the client gets a 503.
+//
+// Stock held for an order id that no order was recorded under (the request
+// failed as above, or its process died between the two steps) is released
+// by the Reconciler's sweep: the catalog refuses to reserve for an order id
+// older than MaxReservationAge, so once an id is older than that, with a
+// margin, its order is recorded or never will be. The sweep walks the
+// catalog's reservations in id order, which is the time order of UUIDv7,
+// and releases those with no order.
 //
 // Cancelling marks a confirmed order cancelling before asking the catalog to
 // release it, and cancelled after: a crash in between leaves a cancelling
 // order that the Reconciler finishes. The release is idempotent at the
 // catalog, so the stock comes back exactly once however often it is sent.
-//
-// Users see only confirmed, cancelling and cancelled orders; pending,
-// rejected and failed orders are internal.
 package orders

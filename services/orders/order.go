@@ -1,42 +1,17 @@
 package orders
 
-import (
-	"slices"
-	"time"
-)
+import "time"
 
-// Status is where an order stands in the status machine (see the package
-// documentation).
+// Status is where an order stands (see the package documentation).
 type Status string
 
-// Statuses.
+// Statuses. An order is recorded only once its stock is reserved, so every
+// stored order is in one of these.
 const (
-	StatusPending    Status = "pending"    // inserted; the reservation's outcome is not known yet
 	StatusConfirmed  Status = "confirmed"  // stock reserved at catalog's prices
-	StatusRejected   Status = "rejected"   // catalog refused the reservation (stock or products missing)
-	StatusFailed     Status = "failed"     // the outcome stayed unknown; the reconciler released it
 	StatusCancelling Status = "cancelling" // cancel accepted; the stock is being released
 	StatusCancelled  Status = "cancelled"  // the stock went back to the catalog
 )
-
-// next lists the statuses each status may move to; the others are final.
-var next = map[Status][]Status{
-	StatusPending:    {StatusConfirmed, StatusRejected, StatusFailed},
-	StatusConfirmed:  {StatusCancelling},
-	StatusCancelling: {StatusCancelled},
-}
-
-// CanBecome reports whether the status machine allows s → to.
-func (s Status) CanBecome(to Status) bool {
-	return slices.Contains(next[s], to)
-}
-
-// Visible reports whether users may see an order in this status. Pending,
-// rejected and failed orders never reserved stock (or no longer hold it)
-// and were never answered with 201, so they stay internal.
-func (s Status) Visible() bool {
-	return s == StatusConfirmed || s == StatusCancelling || s == StatusCancelled
-}
 
 // Order is a user's order. Prices are integer cents in Currency, taken from
 // the catalog's reservation answer, never from the client.
@@ -65,11 +40,10 @@ type Viewer struct {
 	Admin  bool
 }
 
-// CanSee reports whether v may see o. Orders of other users and internal
-// orders are answered as not found, never forbidden, so that their
-// existence does not leak.
+// CanSee reports whether v may see o. Orders of other users are answered
+// as not found, never forbidden, so that their existence does not leak.
 func (v Viewer) CanSee(o Order) bool {
-	return o.Status.Visible() && (v.Admin || o.UserID == v.UserID)
+	return v.Admin || o.UserID == v.UserID
 }
 
 // Page sizes of listings.

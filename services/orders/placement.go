@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -88,6 +89,17 @@ func (p Placement) Hash() []byte {
 // the primary key index compact.
 func NewID() string {
 	return uuid.Must(uuid.NewV7()).String()
+}
+
+// firstIDAt returns the id that sorts before every order id made at t or
+// later and after every one made earlier: t's milliseconds, then zeros.
+func firstIDAt(t time.Time) string {
+	var id uuid.UUID
+	ms := t.UnixMilli()
+	for i := range 6 {
+		id[i] = byte(ms >> (40 - 8*i))
+	}
+	return id.String()
 }
 
 // quote shows a client-supplied string in a message, cut short so that a

@@ -12,17 +12,26 @@ import (
 
 // Settlement outcomes counted by Metrics.Settled.
 const (
-	SettledReleased        = "released"         // a pending order's reservation was found and released
-	SettledNone            = "none"             // nothing was reserved; a tombstone now blocks a late reserve
-	SettledAlreadyReleased = "already_released" // the catalog had released it already
-	SettledCancelled       = "cancelled"        // an interrupted cancellation was finished
+	SettledReleased  = "released"  // stock held for an order that was never recorded was released
+	SettledCancelled = "cancelled" // an interrupted cancellation was finished
 )
 
-// Reconciler settles what requests left unsettled: pending orders whose
-// reservation's outcome is unknown become failed after their stock is
-// released, interrupted cancellations are finished, and expired idempotency
-// keys are purged. Several replicas may run one each: orders are claimed
+// Reconciler settles what requests left unsettled. Several replicas may
+// run one each.
+//
+// It finishes interrupted cancellations: cancelling orders are claimed
 // with a lease, skipping those another replica holds.
+//
+// It sweeps the catalog's reservations for stock held under order ids that
+// were never recorded (the placing request failed, or its process died,
+// between the reservation and the record) and releases it. Order ids are
+// UUIDv7, ordered by the time they were made, and the catalog refuses to
+// reserve for an id older than MaxReservationAge, so once SweepAfter has
+// passed since an id was made its reservation can no longer appear, and its
+// order is recorded or never will be. The swept position is stored and
+// only moves forward, so each reservation is looked at about once.
+//
+// It also purges expired idempotency keys.
 type Reconciler struct {
 	Store   Store
 	Catalog Catalog
@@ -30,12 +39,23 @@ type Reconciler struct {
 	Logger  *slog.Logger
 	// Interval is the time between two rounds.
 	Interval time.Duration
-	// Batch is the most orders one round settles.
+	// Batch is the most cancellations one round finishes, and the most
+	// reservations one request to the catalog lists.
 	Batch int
-	// Lease is how long a claimed order is held before another round may
-	// retry it; it must exceed two catalog calls with their retries.
+	// Lease is how long a claimed cancellation is held before another
+	// round may retry it; it must exceed a catalog call with its retries.
 	Lease time.Duration
+	// SweepAfter is how old an order id must be before its reservation is
+	// swept; it must exceed MaxReservationAge plus the longest a reserve
+	// can take to commit, and the clocks' skew between the hosts.
+	SweepAfter time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
+
+// maxSweepPages bounds the catalog requests of one round's sweep; a
+// backlog drains over a few rounds.
+const maxSweepPages = 10
 
 // Run settles a round every Interval until ctx ends.
 func (r *Reconciler) Run(ctx context.Context) {
@@ -62,62 +82,30 @@ func (r *Reconciler) RunOnce(ctx context.Context) (int, error) {
 	if purged > 0 {
 		r.Logger.DebugContext(ctx, "purged expired idempotency keys", "count", purged)
 	}
-	batch, err := r.Store.ClaimUnsettled(ctx, r.Batch, r.Lease)
+	cancelled, cerr := r.finishCancels(ctx)
+	released, serr := r.sweep(ctx)
+	return cancelled + released, errors.Join(cerr, serr)
+}
+
+// finishCancels completes the cancellations whose requests did not.
+func (r *Reconciler) finishCancels(ctx context.Context) (int, error) {
+	ids, err := r.Store.ClaimCancelling(ctx, r.Batch, r.Lease)
 	if err != nil {
 		return 0, fmt.Errorf("reconcile: %w", err)
 	}
-	settled := 0
+	finished := 0
 	var errs []error
-	for _, u := range batch {
+	for _, id := range ids {
 		// The catalog logs the id with each call it answers.
-		octx := log.WithRequestID(ctx, "reconcile-"+u.ID)
-		var err error
-		switch u.Status {
-		case StatusPending:
-			err = r.settlePending(octx, u.ID)
-		case StatusCancelling:
-			err = r.finishCancel(octx, u.ID)
-		default:
-			err = fmt.Errorf("order %s: cannot settle status %q", u.ID, u.Status)
-		}
-		if err != nil {
+		octx := log.WithRequestID(ctx, "reconcile-"+id)
+		if err := r.finishCancel(octx, id); err != nil {
 			// The lease expires and a later round retries.
 			errs = append(errs, err)
 			continue
 		}
-		settled++
+		finished++
 	}
-	return settled, errors.Join(errs...)
-}
-
-// settlePending releases whatever the catalog holds for a pending order,
-// including nothing (the release then leaves a tombstone so that a reserve
-// still in flight cannot succeed), and fails the order.
-func (r *Reconciler) settlePending(ctx context.Context, id string) error {
-	outcome := SettledReleased
-	res, err := r.Catalog.Reservation(ctx, id)
-	switch {
-	case errors.Is(err, ErrNoReservation):
-		outcome = SettledNone
-	case err != nil:
-		return fmt.Errorf("order %s: %w", id, err)
-	case res.Status == Released:
-		outcome = SettledAlreadyReleased
-	}
-	if outcome != SettledAlreadyReleased {
-		if err := r.Catalog.Release(ctx, id); err != nil {
-			return fmt.Errorf("order %s: %w", id, err)
-		}
-	}
-	failed, err := r.Store.Fail(ctx, id)
-	if err != nil {
-		return fmt.Errorf("order %s: %w", id, err)
-	}
-	if failed {
-		r.Metrics.Settled(outcome)
-		r.Logger.InfoContext(ctx, "pending order failed", "order_id", id, "reservation", outcome)
-	}
-	return nil
+	return finished, errors.Join(errs...)
 }
 
 // finishCancel completes a cancellation whose request did not.
@@ -135,4 +123,74 @@ func (r *Reconciler) finishCancel(ctx context.Context, id string) error {
 		r.Logger.InfoContext(ctx, "interrupted cancellation finished", "order_id", id)
 	}
 	return nil
+}
+
+// sweep releases the stock held for order ids made between the swept
+// position and SweepAfter ago that name no recorded order, and moves the
+// position on, page by page.
+func (r *Reconciler) sweep(ctx context.Context) (int, error) {
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	until := firstIDAt(now().Add(-r.SweepAfter))
+	from, err := r.Store.SweptThrough(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sweep: %w", err)
+	}
+	released := 0
+	for range maxSweepPages {
+		if from >= until {
+			return released, nil
+		}
+		ids, err := r.Catalog.ReservedOrderIDs(ctx, from, until, r.Batch)
+		if err != nil {
+			return released, fmt.Errorf("sweep: %w", err)
+		}
+		n, err := r.releaseUnrecorded(ctx, ids)
+		released += n
+		if err != nil {
+			return released, fmt.Errorf("sweep: %w", err)
+		}
+		to := until
+		if len(ids) == r.Batch {
+			to = ids[len(ids)-1] // a full page: more may follow
+		}
+		moved, err := r.Store.AdvanceSweep(ctx, from, to)
+		if err != nil || !moved {
+			return released, err // another replica swept meanwhile
+		}
+		from = to
+	}
+	return released, nil
+}
+
+// releaseUnrecorded releases the stock of those of ids that name no
+// recorded order.
+func (r *Reconciler) releaseUnrecorded(ctx context.Context, ids []string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	existing, err := r.Store.Existing(ctx, ids)
+	if err != nil {
+		return 0, err
+	}
+	recorded := make(map[string]bool, len(existing))
+	for _, id := range existing {
+		recorded[id] = true
+	}
+	released := 0
+	for _, id := range ids {
+		if recorded[id] {
+			continue
+		}
+		octx := log.WithRequestID(ctx, "reconcile-"+id)
+		if err := r.Catalog.Release(octx, id); err != nil {
+			return released, fmt.Errorf("order %s: %w", id, err)
+		}
+		released++
+		r.Metrics.Settled(SettledReleased)
+		r.Logger.InfoContext(octx, "released the stock of an order that was never recorded", "order_id", id)
+	}
+	return released, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"bazaar/platform/apperr"
 )
@@ -14,16 +15,22 @@ import (
 // Reserve fails with an *apperr.Error coded apperr.OutOfStock or
 // apperr.Unprocessable when the catalog refused the reservation (nothing is
 // reserved then), with ErrReservationReleased when the order id was
-// released before, and with any other error when the outcome is unknown.
+// released before or is too old to reserve, and with any other error when
+// the outcome is unknown.
 type Catalog interface {
 	Reserve(ctx context.Context, orderID string, lines []Line) (Reservation, error)
 	// Release puts the order's reserved stock back, or records that nothing
 	// may be reserved for it any more. It is idempotent.
 	Release(ctx context.Context, orderID string) error
-	// Reservation returns what the catalog holds for the order, or
-	// ErrNoReservation.
-	Reservation(ctx context.Context, orderID string) (Reservation, error)
+	// ReservedOrderIDs returns, in ascending order, up to limit ids of
+	// orders for which the catalog holds stock, from those between after
+	// and before (both excluded).
+	ReservedOrderIDs(ctx context.Context, after, before string, limit int) ([]string, error)
 }
+
+// MaxReservationAge is how old an order id may be when the catalog is asked
+// to reserve stock for it; the catalog refuses older ids.
+const MaxReservationAge = 30 * time.Second
 
 // Reservation statuses at the catalog.
 const (
@@ -49,17 +56,15 @@ type ReservedItem struct {
 	Currency       string `json:"currency"`
 }
 
-// Errors of the Catalog.
-var (
-	ErrNoReservation       = errors.New("catalog holds no reservation for the order")
-	ErrReservationReleased = errors.New("the order's reservation was released before")
-)
+// ErrReservationReleased says the catalog will not reserve stock for the
+// order id: it was released before, or it is too old.
+var ErrReservationReleased = errors.New("the order id was released or is too old to reserve")
 
 // errBadReservation says the catalog's answer does not match the request;
 // the reservation's meaning is then unknown and it must be released.
 var errBadReservation = errors.New("catalog's reservation does not match the order")
 
-// Reasons an order is rejected, as recorded on the order and in metrics.
+// Reasons an order is rejected, as counted by Metrics.Rejected.
 const (
 	ReasonOutOfStock     = "out_of_stock"
 	ReasonUnknownProduct = "unknown_product"
@@ -154,8 +159,9 @@ func addInt64(a, b int64) (int64, bool) {
 	return a + b, true
 }
 
-// unknownOutcome is the client's answer when the reservation's outcome is
-// not known: the order stays pending until the Reconciler settles it.
+// unknownOutcome is the client's answer when the order could not be
+// recorded and may hold stock at the catalog: the Service or, failing it,
+// the Reconciler's sweep releases that stock.
 func unknownOutcome(op string, err error) error {
 	return fmt.Errorf("%s: %w (%w)", op, &apperr.Error{
 		Code:    apperr.Unavailable,

@@ -15,17 +15,14 @@ import (
 // succeeds only from the status the status machine expects, so concurrent
 // requests and reconcilers never both win.
 type Store interface {
-	// CreatePending inserts o as pending, to be settled by the Reconciler
-	// after settleAfter unless its request settles it first. With a claim,
-	// the same transaction links the order to the idempotency key; it fails
-	// with an InFlight error when the claim was lost.
-	CreatePending(ctx context.Context, o Order, claim *KeyClaim, settleAfter time.Duration) error
-	// Settle moves a pending order that no Reconciler has claimed yet to
-	// s.Status, or fails with ErrTakenOver.
-	Settle(ctx context.Context, id string, s Settlement) (Order, error)
+	// Create records o, confirmed, with its items, and returns when it was
+	// created. With a claim, the same statement links the order to the
+	// idempotency key; it fails with ErrKeyInFlight, recording nothing,
+	// when the claim was lost.
+	Create(ctx context.Context, o Order, claim *KeyClaim) (time.Time, error)
 	// Order returns the order with id, or a NotFound error.
 	Order(ctx context.Context, id string) (Order, error)
-	// Orders returns a page of the user's visible orders, newest first.
+	// Orders returns a page of the user's orders, newest first.
 	Orders(ctx context.Context, userID string, p PageRequest) (Page, error)
 	// BeginCancel moves a confirmed order, or a cancelling one whose
 	// previous attempt gave up, to cancelling, held for lease. It reports
@@ -36,35 +33,21 @@ type Store interface {
 	// FinishCancel moves a cancelling order to cancelled. It reports false
 	// when the order was not cancelling (someone else finished it).
 	FinishCancel(ctx context.Context, id string) (Order, bool, error)
-	// ClaimUnsettled claims up to limit pending or cancelling orders that
-	// are due, holding each for lease, without waiting for orders another
-	// replica holds.
-	ClaimUnsettled(ctx context.Context, limit int, lease time.Duration) ([]Unsettled, error)
-	// Fail moves a pending order to failed. It reports false when the order
-	// was no longer pending.
-	Fail(ctx context.Context, id string) (bool, error)
+	// ClaimCancelling claims up to limit cancelling orders that are due,
+	// holding each for lease, without waiting for orders another replica
+	// holds, and returns their ids.
+	ClaimCancelling(ctx context.Context, limit int, lease time.Duration) ([]string, error)
+	// Existing returns those of ids that name recorded orders.
+	Existing(ctx context.Context, ids []string) ([]string, error)
+	// SweptThrough returns the order id up to which the Reconciler has
+	// checked the catalog's reservations (see Reconciler).
+	SweptThrough(ctx context.Context) (string, error)
+	// AdvanceSweep moves the swept position from from to to. It reports
+	// false when another replica moved it first.
+	AdvanceSweep(ctx context.Context, from, to string) (bool, error)
 	// PurgeKeys deletes up to limit expired idempotency keys.
 	PurgeKeys(ctx context.Context, limit int) (int64, error)
 }
-
-// Settlement is how a pending order's request settles it.
-type Settlement struct {
-	Status     Status // StatusConfirmed or StatusRejected
-	Items      []Item
-	TotalCents int64
-	Currency   string
-	Reason     string // why it was rejected
-}
-
-// Unsettled is an order the Reconciler claimed.
-type Unsettled struct {
-	ID     string
-	Status Status // StatusPending or StatusCancelling
-}
-
-// ErrTakenOver says the Reconciler claimed a pending order before its own
-// request could settle it; the Reconciler will fail it.
-var ErrTakenOver = errors.New("the reconciler took the order over")
 
 // Metrics counts what happens to orders.
 type Metrics interface {
@@ -80,15 +63,16 @@ type Service struct {
 	Catalog Catalog
 	Metrics Metrics
 	Logger  *slog.Logger
-	// SettleAfter is how long an order may stay pending or cancelling
-	// before the Reconciler takes it over. It must exceed the longest a
-	// catalog call with its retries can take.
-	SettleAfter time.Duration
+	// CancelLease is how long an order may stay cancelling before the
+	// Reconciler takes it over. It must exceed the longest a catalog call
+	// with its retries can take.
+	CancelLease time.Duration
 }
 
-// Place creates an order for userID: pending first, then reserved at the
-// catalog and confirmed with the catalog's prices (see the package
-// documentation). With a claim, the order is linked to the idempotency key.
+// Place reserves the stock of p at the catalog, under a new order id, and
+// then records the order confirmed with the catalog's prices (see the
+// package documentation). With a claim, the order is linked to the
+// idempotency key.
 func (s *Service) Place(ctx context.Context, userID string, p Placement, claim *KeyClaim) (Order, error) {
 	lines := p.Lines()
 	for _, l := range lines {
@@ -97,53 +81,48 @@ func (s *Service) Place(ctx context.Context, userID string, p Placement, claim *
 			return Order{}, apperr.Errorf(apperr.Unprocessable, "No product has id %s.", quote(l.ProductID))
 		}
 	}
-	o := Order{ID: NewID(), UserID: userID, Status: StatusPending}
-	if err := s.Store.CreatePending(ctx, o, claim, s.SettleAfter); err != nil {
-		return Order{}, fmt.Errorf("place: %w", err)
+	id := NewID()
+	res, err := s.Catalog.Reserve(ctx, id, lines)
+	if r, ok := rejectionOf(err); ok {
+		s.Metrics.Rejected(r.reason)
+		return Order{}, r.err
 	}
-	res, err := s.Catalog.Reserve(ctx, o.ID, lines)
 	if err != nil {
-		if r, ok := rejectionOf(err); ok {
-			return Order{}, s.reject(ctx, o.ID, r)
-		}
-		return Order{}, unknownOutcome("place: reserve "+o.ID, err)
+		s.release(ctx, id)
+		return Order{}, unknownOutcome("place: reserve "+id, err)
 	}
 	items, total, currency, err := Price(lines, res)
 	if err != nil {
-		// The stock is held but the order cannot stand: give it back. If
-		// that fails the order stays pending and the Reconciler releases.
-		if rerr := s.Catalog.Release(ctx, o.ID); rerr != nil {
-			s.Logger.WarnContext(ctx, "release after a refused reservation failed; the reconciler will retry", "order_id", o.ID, "err", rerr)
-			if r, ok := rejectionOf(err); ok {
-				s.Metrics.Rejected(r.reason)
-				return Order{}, r.err
-			}
-			return Order{}, unknownOutcome("place: release "+o.ID, err)
-		}
+		// The stock is held but the order cannot stand: give it back.
+		s.release(ctx, id)
 		if r, ok := rejectionOf(err); ok {
-			return Order{}, s.reject(ctx, o.ID, r)
+			s.Metrics.Rejected(r.reason)
+			return Order{}, r.err
 		}
-		return Order{}, unknownOutcome("place: price "+o.ID, err)
+		return Order{}, unknownOutcome("place: price "+id, err)
 	}
-	o, err = s.Store.Settle(ctx, o.ID, Settlement{Status: StatusConfirmed, Items: items, TotalCents: total, Currency: currency})
-	if err != nil {
-		// Stock is held but the order is not confirmed: the Reconciler
-		// releases it and fails the order.
-		return Order{}, unknownOutcome("place: confirm "+o.ID, err)
+	o := Order{ID: id, UserID: userID, Status: StatusConfirmed, Items: items, TotalCents: total, Currency: currency}
+	if o.CreatedAt, err = s.Store.Create(ctx, o, claim); err != nil {
+		if errors.Is(err, ErrKeyInFlight) {
+			// Nothing was recorded: another request holds the key now.
+			s.release(ctx, id)
+			return Order{}, err
+		}
+		// The order may or may not have been recorded, so its stock must
+		// stay: the Reconciler's sweep releases it if it was not.
+		return Order{}, unknownOutcome("place: record "+id, err)
 	}
 	s.Metrics.Placed(o)
 	return o, nil
 }
 
-// reject records a refused order and returns the client's error.
-func (s *Service) reject(ctx context.Context, id string, r *rejectionError) error {
-	if _, err := s.Store.Settle(ctx, id, Settlement{Status: StatusRejected, Reason: r.reason}); err != nil {
-		// Nothing is reserved; a pending order left behind is failed by
-		// the Reconciler, so the client's answer stands.
-		s.Logger.WarnContext(ctx, "recording a rejected order failed", "order_id", id, "err", err)
+// release gives back the stock the catalog may hold for an order that is
+// not recorded, and makes sure no reserve still in flight can take more.
+// Should the catalog be unreachable, the Reconciler's sweep releases it.
+func (s *Service) release(ctx context.Context, id string) {
+	if err := s.Catalog.Release(context.WithoutCancel(ctx), id); err != nil {
+		s.Logger.WarnContext(ctx, "releasing the stock of an unrecorded order failed; the reconciler will", "order_id", id, "err", err)
 	}
-	s.Metrics.Rejected(r.reason)
-	return r.err
 }
 
 // Order returns the order with id if v may see it, else a NotFound error.
@@ -179,7 +158,7 @@ func (s *Service) Cancel(ctx context.Context, v Viewer, id string) (Order, error
 	if err != nil {
 		return Order{}, err
 	}
-	won, err := s.Store.BeginCancel(ctx, id, s.SettleAfter)
+	won, err := s.Store.BeginCancel(ctx, id, s.CancelLease)
 	if err != nil {
 		return Order{}, fmt.Errorf("cancel: %w", err)
 	}

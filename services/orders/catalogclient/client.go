@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -136,19 +137,23 @@ func (c *Client) Release(ctx context.Context, orderID string) error {
 	return nil
 }
 
-// Reservation implements orders.Catalog.
-func (c *Client) Reservation(ctx context.Context, orderID string) (orders.Reservation, error) {
-	a, err := c.do(ctx, "get", http.MethodGet, "/internal/reservations/"+url.PathEscape(orderID), nil)
+// ReservedOrderIDs implements orders.Catalog.
+func (c *Client) ReservedOrderIDs(ctx context.Context, after, before string, limit int) ([]string, error) {
+	q := url.Values{"after": {after}, "before": {before}, "limit": {strconv.Itoa(limit)}}
+	a, err := c.do(ctx, "list", http.MethodGet, "/internal/reservations?"+q.Encode(), nil)
 	if err != nil {
-		return orders.Reservation{}, err
+		return nil, err
 	}
-	switch a.status {
-	case http.StatusOK:
-		return a.reservation("get")
-	case http.StatusNotFound:
-		return orders.Reservation{}, fmt.Errorf("catalog get %s: %w", orderID, orders.ErrNoReservation)
+	if a.status != http.StatusOK {
+		return nil, a.unexpected("list")
 	}
-	return orders.Reservation{}, a.unexpected("get")
+	var page struct {
+		OrderIDs []string `json:"order_ids"`
+	}
+	if err := json.Unmarshal(a.body, &page); err != nil {
+		return nil, fmt.Errorf("catalog list: decode answer: %w", err)
+	}
+	return page.OrderIDs, nil
 }
 
 // answer is the catalog's final answer to one call.

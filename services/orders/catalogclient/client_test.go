@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -219,9 +220,10 @@ func errorsOf(t *testing.T, reg *prometheus.Registry, op, kind string) float64 {
 	return 0
 }
 
-func TestReleaseAndGet(t *testing.T) {
+func TestReleaseAndList(t *testing.T) {
 	t.Parallel()
 	var path, method string
+	var query url.Values
 	c, _, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		path, method = r.URL.Path, r.Method
 		status(200, `{"order_id":"`+orderID+`","status":"released"}`)(w, r)
@@ -232,22 +234,26 @@ func TestReleaseAndGet(t *testing.T) {
 	if method != http.MethodPost || path != "/internal/reservations/"+orderID+"/release" {
 		t.Errorf("release called %s %s", method, path)
 	}
-
-	c, _, _ = serve(t, func(w http.ResponseWriter, r *http.Request) {
-		path, method = r.URL.Path, r.Method
-		reservedAnswer(w, r)
-	})
-	res, err := c.Reservation(t.Context(), orderID)
-	if err != nil || res.Status != orders.Reserved || method != http.MethodGet || path != "/internal/reservations/"+orderID {
-		t.Errorf("Reservation = %+v, %v via %s %s", res, err, method, path)
-	}
-
-	c, _, _ = serve(t, problem(404, "not-found", "none"))
-	if _, err := c.Reservation(t.Context(), orderID); !errors.Is(err, orders.ErrNoReservation) {
-		t.Errorf("Reservation of nothing: err = %v, want ErrNoReservation", err)
-	}
 	c, _, _ = serve(t, problem(409, "conflict", "?"))
 	if err := c.Release(t.Context(), orderID); err == nil {
 		t.Error("Release accepted a 409")
+	}
+
+	const after, before = "00000000-0000-0000-0000-000000000000", "0190f3a0-0000-0000-0000-000000000000"
+	c, _, _ = serve(t, func(w http.ResponseWriter, r *http.Request) {
+		path, method, query = r.URL.Path, r.Method, r.URL.Query()
+		status(200, `{"order_ids":["`+orderID+`"]}`)(w, r)
+	})
+	ids, err := c.ReservedOrderIDs(t.Context(), after, before, 50)
+	if err != nil || len(ids) != 1 || ids[0] != orderID {
+		t.Errorf("ReservedOrderIDs = %q, %v", ids, err)
+	}
+	want := url.Values{"after": {after}, "before": {before}, "limit": {"50"}}
+	if method != http.MethodGet || path != "/internal/reservations" || !cmp.Equal(query, want) {
+		t.Errorf("list called %s %s?%s", method, path, query.Encode())
+	}
+	c, _, _ = serve(t, problem(400, "validation", "?"))
+	if _, err := c.ReservedOrderIDs(t.Context(), after, before, 50); err == nil {
+		t.Error("ReservedOrderIDs accepted a 400")
 	}
 }

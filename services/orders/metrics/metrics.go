@@ -40,13 +40,13 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"currency"}),
 		settled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orders_reconciler_settlements_total",
-			Help: "Orders the reconciler settled, by outcome (released, none, already_released, cancelled).",
+			Help: "Orders the reconciler settled, by outcome: released (stock held for an order never recorded), cancelled (an interrupted cancellation).",
 		}, []string{"outcome"}),
 	}
 	for _, r := range []string{orders.ReasonOutOfStock, orders.ReasonUnknownProduct, orders.ReasonMixedCurrency, orders.ReasonTotalTooLarge} {
 		m.rejected.WithLabelValues(r)
 	}
-	for _, o := range []string{orders.SettledReleased, orders.SettledNone, orders.SettledAlreadyReleased, orders.SettledCancelled} {
+	for _, o := range []string{orders.SettledReleased, orders.SettledCancelled} {
 		m.settled.WithLabelValues(o)
 	}
 	reg.MustRegister(m.placed, m.cancelled, m.rejected, m.revenue, m.settled)

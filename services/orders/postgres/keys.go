@@ -46,15 +46,15 @@ func (s *Store) ClaimKey(ctx context.Context, userID, key string, hash []byte, t
 
 		var storedHash, body []byte
 		var token string
-		var orderID, orderStatus *string
+		var orderID *string
 		var status *int
-		var stale bool
+		var stale, orderExists bool
 		err = s.pool.QueryRow(ctx, `
 			SELECT k.request_hash, k.token::text, k.order_id::text, k.response_status, k.response_body,
-				k.locked_until <= now(), o.status
-			FROM idempotency_keys k LEFT JOIN orders o ON o.id = k.order_id
+				k.locked_until <= now(), o.id IS NOT NULL
+			FROM idempotency_keys k LEFT JOIN orders o ON o.id = k.order_id AND o.status IN `+recorded+`
 			WHERE k.user_id = $1 AND k.key = $2`, userID, key).
-			Scan(&storedHash, &token, &orderID, &status, &body, &stale, &orderStatus)
+			Scan(&storedHash, &token, &orderID, &status, &body, &stale, &orderExists)
 		if errors.Is(err, pgx.ErrNoRows) {
 			continue
 		}
@@ -69,10 +69,9 @@ func (s *Store) ClaimKey(ctx context.Context, userID, key string, hash []byte, t
 		case !stale:
 			return orders.KeyClaim{}, nil, orders.ErrKeyInFlight
 		}
-		// Take the abandoned claim over. A confirmed order is resumed; any
-		// other order of the dead request is unlinked: the Reconciler fails
-		// it if it is still pending.
-		if orderStatus != nil && orders.Status(*orderStatus).Visible() {
+		// Take the abandoned claim over. The order the dead request
+		// recorded, if any, is resumed.
+		if orderExists {
 			claim.Resume = *orderID
 		}
 		tag, err = s.pool.Exec(ctx, `

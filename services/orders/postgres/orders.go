@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -13,98 +14,56 @@ import (
 	"bazaar/platform/pg"
 )
 
-// insertPending inserts a pending order, due for the reconciler after
-// settleAfter.
-const insertPending = `
-	INSERT INTO orders (id, user_id, status, settle_after)
-	VALUES ($1, $2, 'pending', now() + $3::bigint * interval '1 microsecond')`
-
-// CreatePending implements orders.Store. Without a claim it is one
-// statement, committed on its own: a transaction would cost two more round
-// trips to PostgreSQL on every placement.
-func (s *Store) CreatePending(ctx context.Context, o orders.Order, claim *orders.KeyClaim, settleAfter time.Duration) error {
-	if claim == nil {
-		if _, err := s.pool.Exec(ctx, insertPending, o.ID, o.UserID, micros(settleAfter)); err != nil {
-			return pg.Wrap("create pending order", err)
-		}
-		return nil
-	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, insertPending, o.ID, o.UserID, micros(settleAfter)); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `UPDATE idempotency_keys SET order_id = $1 WHERE user_id = $2 AND key = $3 AND token = $4`,
-			o.ID, claim.UserID, claim.Key, claim.Token)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return orders.ErrKeyInFlight // another request took the key over
-		}
-		return nil
-	})
-	if errors.Is(err, orders.ErrKeyInFlight) {
-		return err
-	}
-	if err != nil {
-		return pg.Wrap("create pending order", err)
-	}
-	return nil
-}
-
-// settle moves a pending order to its final status and inserts its items,
-// in one statement: atomic without a transaction, so one round trip to
-// PostgreSQL where BEGIN, UPDATE, COPY and COMMIT took five. The items are
-// inserted only when the update matched (unnest turns the column arrays
-// into rows); no row comes back when it did not.
-const settle = `
-	WITH settled AS (
-		UPDATE orders SET status = $2, total_cents = $3, currency = $4, reject_reason = $5, updated_at = now()
-		WHERE id = $1 AND status = 'pending' AND settle_attempts = 0
-		RETURNING user_id, created_at
+// create records a confirmed order with its items in one statement: atomic
+// without a transaction, so one round trip to PostgreSQL. The items come
+// as one JSON array, numbered in their order. With an idempotency key ($6
+// not NULL), the order is recorded only if the key's claim (token $7) still
+// stands, and is linked to it; no row comes back when it was not recorded.
+const create = `
+	WITH claim AS (
+		UPDATE idempotency_keys SET order_id = $1
+		WHERE user_id = $2 AND key = $6 AND token = $7
+		RETURNING 1
+	), created AS (
+		INSERT INTO orders (id, user_id, status, total_cents, currency)
+		SELECT $1, $2, 'confirmed', $3, $4
+		WHERE $6::text IS NULL OR EXISTS (SELECT FROM claim)
+		RETURNING created_at
 	), items AS (
 		INSERT INTO order_items (order_id, line, product_id, sku, name, quantity, unit_price_cents)
-		SELECT $1, l.line, l.product_id, l.sku, l.name, l.quantity, l.unit_price_cents
-		FROM unnest($6::integer[], $7::uuid[], $8::text[], $9::text[], $10::integer[], $11::bigint[])
-			AS l (line, product_id, sku, name, quantity, unit_price_cents)
-		WHERE EXISTS (SELECT FROM settled)
+		SELECT $1, l.line - 1, l.product_id, l.sku, l.name, l.quantity, l.unit_price_cents
+		FROM ROWS FROM (jsonb_to_recordset($5::jsonb)
+			AS (product_id uuid, sku text, name text, quantity integer, unit_price_cents bigint))
+			WITH ORDINALITY AS l (product_id, sku, name, quantity, unit_price_cents, line)
+		WHERE EXISTS (SELECT FROM created)
 	)
-	SELECT user_id, created_at FROM settled`
+	SELECT created_at FROM created`
 
-// Settle implements orders.Store.
-func (s *Store) Settle(ctx context.Context, id string, st orders.Settlement) (orders.Order, error) {
-	if st.Status != orders.StatusConfirmed && st.Status != orders.StatusRejected || !orders.StatusPending.CanBecome(st.Status) {
-		return orders.Order{}, fmt.Errorf("settle order %s: a request cannot settle an order as %q", id, st.Status)
+// Create implements orders.Store.
+func (s *Store) Create(ctx context.Context, o orders.Order, claim *orders.KeyClaim) (time.Time, error) {
+	items, err := json.Marshal(o.Items)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("create order %s: %w", o.ID, err)
 	}
-	o := orders.Order{ID: id, Status: st.Status, Items: st.Items, TotalCents: st.TotalCents, Currency: st.Currency}
-	var total *int64
-	var currency, reason *string
-	if st.Status == orders.StatusConfirmed {
-		total, currency = &st.TotalCents, &st.Currency
-	} else {
-		reason = &st.Reason
+	var key, token *string
+	if claim != nil {
+		key, token = &claim.Key, &claim.Token
 	}
-	n := len(st.Items)
-	line, quantity := make([]int32, n), make([]int32, n)
-	productID, sku, name := make([]string, n), make([]string, n), make([]string, n)
-	unitPriceCents := make([]int64, n)
-	for i, it := range st.Items {
-		line[i], productID[i], sku[i], name[i] = int32(i), it.ProductID, it.SKU, it.Name
-		quantity[i], unitPriceCents[i] = int32(it.Quantity), it.UnitPriceCents
-	}
-	err := s.pool.QueryRow(ctx, settle, id, st.Status, total, currency, reason,
-		line, productID, sku, name, quantity, unitPriceCents).Scan(&o.UserID, &o.CreatedAt)
+	var created time.Time
+	err = s.pool.QueryRow(ctx, create, o.ID, o.UserID, o.TotalCents, o.Currency, json.RawMessage(items), key, token).Scan(&created)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return orders.Order{}, fmt.Errorf("settle order %s: %w", id, orders.ErrTakenOver)
+		return time.Time{}, orders.ErrKeyInFlight // another request took the key over
 	}
 	if err != nil {
-		return orders.Order{}, pg.Wrap("settle order "+id, err)
+		return time.Time{}, pg.Wrap("create order "+o.ID, err)
 	}
-	if o.Items == nil {
-		o.Items = []orders.Item{}
-	}
-	return o, nil
+	return created, nil
 }
+
+// recorded lists the statuses of orders. The previous release also kept
+// requests that never became orders (pending, rejected, failed); reads
+// leave those out.
+const recorded = `('confirmed', 'cancelling', 'cancelled')`
 
 const orderColumns = `id::text, user_id, status, coalesce(total_cents, 0), coalesce(currency, ''), created_at`
 
@@ -116,7 +75,8 @@ func scanOrder(row pgx.Row) (orders.Order, error) {
 
 // Order implements orders.Store.
 func (s *Store) Order(ctx context.Context, id string) (orders.Order, error) {
-	o, err := scanOrder(s.pool.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = $1`, id))
+	o, err := scanOrder(s.pool.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders
+		WHERE id = $1 AND status IN `+recorded, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return orders.Order{}, apperr.Errorf(apperr.NotFound, "No order has id %q.", id)
 	}
@@ -135,7 +95,7 @@ func (s *Store) Order(ctx context.Context, id string) (orders.Order, error) {
 // an order.
 func (s *Store) Orders(ctx context.Context, userID string, p orders.PageRequest) (orders.Page, error) {
 	args := pgx.NamedArgs{"user": userID, "limit": p.Limit + 1}
-	where := `user_id = @user AND status IN ('confirmed', 'cancelling', 'cancelled')`
+	where := `user_id = @user AND status IN ` + recorded
 	if p.After != nil {
 		where += ` AND (created_at, id) < (@after_at, @after_id)`
 		args["after_at"], args["after_id"] = p.After.CreatedAt, p.After.ID
@@ -222,34 +182,58 @@ func (s *Store) FinishCancel(ctx context.Context, id string) (orders.Order, bool
 	return o, tag.RowsAffected() == 1, err
 }
 
-// ClaimUnsettled implements orders.Store. SKIP LOCKED lets replicas claim
+// ClaimCancelling implements orders.Store. SKIP LOCKED lets replicas claim
 // disjoint batches; the lease (settle_after moved ahead) keeps a claimed
-// order away from other rounds while its catalog calls run outside any
+// order away from other rounds while its catalog call runs outside any
 // transaction.
-func (s *Store) ClaimUnsettled(ctx context.Context, limit int, lease time.Duration) ([]orders.Unsettled, error) {
+func (s *Store) ClaimCancelling(ctx context.Context, limit int, lease time.Duration) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `
-		UPDATE orders SET settle_after = now() + $2::bigint * interval '1 microsecond', settle_attempts = settle_attempts + 1
+		UPDATE orders SET settle_after = now() + $2::bigint * interval '1 microsecond'
 		WHERE id IN (
 			SELECT id FROM orders
-			WHERE status IN ('pending', 'cancelling') AND settle_after <= now()
+			WHERE status = 'cancelling' AND settle_after <= now()
 			ORDER BY settle_after LIMIT $1
 			FOR UPDATE SKIP LOCKED)
-		RETURNING id::text, status`, limit, micros(lease))
+		RETURNING id::text`, limit, micros(lease))
 	if err != nil {
-		return nil, pg.Wrap("claim unsettled orders", err)
+		return nil, pg.Wrap("claim cancelling orders", err)
 	}
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[orders.Unsettled])
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, pg.Wrap("claim unsettled orders", err)
+		return nil, pg.Wrap("claim cancelling orders", err)
 	}
-	return list, nil
+	return ids, nil
 }
 
-// Fail implements orders.Store.
-func (s *Store) Fail(ctx context.Context, id string) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE orders SET status = 'failed', updated_at = now() WHERE id = $1 AND status = 'pending'`, id)
+// Existing implements orders.Store.
+func (s *Store) Existing(ctx context.Context, ids []string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT id::text FROM orders
+		WHERE id = ANY($1::uuid[]) AND status IN `+recorded, ids)
 	if err != nil {
-		return false, pg.Wrap("fail order", err)
+		return nil, pg.Wrap("find orders", err)
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, pg.Wrap("find orders", err)
+	}
+	return found, nil
+}
+
+// SweptThrough implements orders.Store.
+func (s *Store) SweptThrough(ctx context.Context) (string, error) {
+	var through string
+	if err := s.pool.QueryRow(ctx, `SELECT through::text FROM reservation_sweep`).Scan(&through); err != nil {
+		return "", pg.Wrap("read the sweep position", err)
+	}
+	return through, nil
+}
+
+// AdvanceSweep implements orders.Store.
+func (s *Store) AdvanceSweep(ctx context.Context, from, to string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE reservation_sweep SET through = $2 WHERE through = $1`, from, to)
+	if err != nil {
+		return false, pg.Wrap("advance the sweep position", err)
 	}
 	return tag.RowsAffected() == 1, nil
 }

@@ -59,66 +59,106 @@ func newStore(t *testing.T) *postgres.Store {
 	return postgres.NewStore(pool)
 }
 
-// mustConfirmed creates a confirmed order of user and returns it.
-func mustConfirmed(t *testing.T, s *postgres.Store, user string) orders.Order {
-	t.Helper()
-	ctx := t.Context()
-	id := orders.NewID()
-	if err := s.CreatePending(ctx, orders.Order{ID: id, UserID: user}, nil, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	o, err := s.Settle(ctx, id, orders.Settlement{
-		Status:     orders.StatusConfirmed,
-		Items:      []orders.Item{{ProductID: orders.NewID(), SKU: "SKU-1", Name: "Mug", Quantity: 2, UnitPriceCents: 450}},
-		TotalCents: 900,
+// confirmed returns a new confirmed order of user, not yet recorded.
+func confirmed(user string) orders.Order {
+	return orders.Order{
+		ID: orders.NewID(), UserID: user, Status: orders.StatusConfirmed,
+		Items: []orders.Item{
+			{ProductID: orders.NewID(), SKU: "SKU-1", Name: "Mug \"blue\" ☕", Quantity: 2, UnitPriceCents: 450},
+			{ProductID: orders.NewID(), SKU: "SKU-2", Name: "Teapot", Quantity: 1, UnitPriceCents: 2999},
+		},
+		TotalCents: 3899,
 		Currency:   "EUR",
-	})
-	if err != nil {
+	}
+}
+
+// mustCreate records a confirmed order of user and returns it.
+func mustCreate(t *testing.T, s *postgres.Store, user string) orders.Order {
+	t.Helper()
+	o := confirmed(user)
+	var err error
+	if o.CreatedAt, err = s.Create(t.Context(), o, nil); err != nil {
 		t.Fatal(err)
 	}
 	return o
 }
 
-func TestSettleAndRead(t *testing.T) {
+func TestCreateAndRead(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
-	o := mustConfirmed(t, s, "alice")
+	o := mustCreate(t, s, "alice")
 	got, err := s.Order(ctx, o.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(o, got); diff != "" {
-		t.Errorf("Order() differs from what Settle returned (-settled +read):\n%s", diff)
+		t.Errorf("Order() differs from what was created (-created +read):\n%s", diff)
 	}
-	if got.Status != orders.StatusConfirmed || got.TotalCents != 900 || got.Currency != "EUR" || len(got.Items) != 1 {
-		t.Errorf("Order() = %+v", got)
+	if time.Since(got.CreatedAt) > time.Minute {
+		t.Errorf("created_at = %v", got.CreatedAt)
 	}
-	if _, err := s.Settle(ctx, o.ID, orders.Settlement{Status: orders.StatusRejected, Reason: orders.ReasonOutOfStock}); !errors.Is(err, orders.ErrTakenOver) {
-		t.Errorf("settling a confirmed order again: err = %v, want ErrTakenOver", err)
+	if _, err := s.Create(ctx, o, nil); err == nil {
+		t.Error("an order was created twice")
 	}
 	if _, err := s.Order(ctx, orders.NewID()); apperr.Code(err) != apperr.NotFound {
 		t.Errorf("Order(unknown) err = %v, want not-found", err)
 	}
+	// The previous release also kept requests that never became orders.
+	legacy := orders.NewID()
+	if _, err := pool.Exec(ctx, `INSERT INTO orders (id, user_id, status, settle_after) VALUES ($1, 'alice', 'pending', now())`, legacy); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Order(ctx, legacy); apperr.Code(err) != apperr.NotFound {
+		t.Errorf("Order(a pending request of the previous release) err = %v, want not-found", err)
+	}
+	found, err := s.Existing(ctx, []string{orders.NewID(), o.ID, legacy})
+	if err != nil || len(found) != 1 || found[0] != o.ID {
+		t.Errorf("Existing = %q, %v; want only %s", found, err, o.ID)
+	}
+	if page, err := s.Orders(ctx, "alice", orders.PageRequest{Limit: 10}); err != nil || len(page.Items) != 1 {
+		t.Errorf("Orders = %+v, %v; want only %s", page, err, o.ID)
+	}
 }
 
-// A pending order the reconciler has claimed can no longer be settled by
-// its request, and two claimers never get the same order.
-func TestClaimUnsettled(t *testing.T) {
+// The sweep position starts below every id and moves only from where the
+// mover found it.
+func TestSweepPosition(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	start, err := s.SweptThrough(ctx)
+	if err != nil || start != "00000000-0000-0000-0000-000000000000" {
+		t.Fatalf("SweptThrough = %q, %v; want the lowest id", start, err)
+	}
+	next := orders.NewID()
+	if moved, err := s.AdvanceSweep(ctx, start, next); err != nil || !moved {
+		t.Fatalf("AdvanceSweep = %v, %v; want true", moved, err)
+	}
+	if moved, err := s.AdvanceSweep(ctx, start, orders.NewID()); err != nil || moved {
+		t.Errorf("AdvanceSweep from a stale position = %v, %v; want false", moved, err)
+	}
+	if got, err := s.SweptThrough(ctx); err != nil || got != next {
+		t.Errorf("SweptThrough = %q, %v; want %s", got, err, next)
+	}
+}
+
+// Two claimers never get the same cancelling order, and only due ones.
+func TestClaimCancelling(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
 	const n = 30
 	ids := map[string]bool{}
 	for range n {
-		id := orders.NewID()
-		ids[id] = true
-		if err := s.CreatePending(ctx, orders.Order{ID: id, UserID: "alice"}, nil, 0); err != nil {
-			t.Fatal(err)
+		o := mustCreate(t, s, "alice")
+		ids[o.ID] = true
+		if won, err := s.BeginCancel(ctx, o.ID, 0); err != nil || !won {
+			t.Fatalf("BeginCancel = %v, %v", won, err)
 		}
 	}
-	notDue := orders.NewID()
-	if err := s.CreatePending(ctx, orders.Order{ID: notDue, UserID: "alice"}, nil, time.Hour); err != nil {
+	notDue := mustCreate(t, s, "alice")
+	if _, err := s.BeginCancel(ctx, notDue.ID, time.Hour); err != nil {
 		t.Fatal(err)
 	}
+	mustCreate(t, s, "alice") // confirmed, never claimed
 
 	var mu sync.Mutex
 	claimed := map[string]int{}
@@ -126,7 +166,7 @@ func TestClaimUnsettled(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			for {
-				batch, err := s.ClaimUnsettled(ctx, 3, time.Hour)
+				batch, err := s.ClaimCancelling(ctx, 3, time.Hour)
 				if err != nil {
 					t.Error(err)
 					return
@@ -135,11 +175,8 @@ func TestClaimUnsettled(t *testing.T) {
 					return
 				}
 				mu.Lock()
-				for _, u := range batch {
-					claimed[u.ID]++
-					if u.Status != orders.StatusPending {
-						t.Errorf("claimed %s with status %q", u.ID, u.Status)
-					}
+				for _, id := range batch {
+					claimed[id]++
 				}
 				mu.Unlock()
 			}
@@ -154,26 +191,12 @@ func TestClaimUnsettled(t *testing.T) {
 			t.Errorf("order %s claimed %d times (due: %v)", id, count, ids[id])
 		}
 	}
-	for id := range ids {
-		if _, err := s.Settle(ctx, id, orders.Settlement{Status: orders.StatusRejected, Reason: orders.ReasonOutOfStock}); !errors.Is(err, orders.ErrTakenOver) {
-			t.Fatalf("settling a claimed order: err = %v, want ErrTakenOver", err)
-		}
-		if ok, err := s.Fail(ctx, id); err != nil || !ok {
-			t.Fatalf("Fail(%s) = %v, %v", id, ok, err)
-		}
-		if ok, err := s.Fail(ctx, id); err != nil || ok {
-			t.Fatalf("Fail(%s) twice = %v, %v; want false", id, ok, err)
-		}
-	}
-	if _, err := s.Settle(ctx, notDue, orders.Settlement{Status: orders.StatusRejected, Reason: orders.ReasonOutOfStock}); err != nil {
-		t.Errorf("settling an unclaimed order: %v", err)
-	}
 }
 
 func TestCancelTransitions(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
-	o := mustConfirmed(t, s, "alice")
+	o := mustCreate(t, s, "alice")
 
 	if won, err := s.BeginCancel(ctx, o.ID, time.Hour); err != nil || !won {
 		t.Fatalf("BeginCancel = %v, %v; want true", won, err)
@@ -181,19 +204,19 @@ func TestCancelTransitions(t *testing.T) {
 	if won, err := s.BeginCancel(ctx, o.ID, time.Hour); err != nil || won {
 		t.Fatalf("BeginCancel while another holds it = %v, %v; want false", won, err)
 	}
-	if batch, err := s.ClaimUnsettled(ctx, 10, time.Hour); err != nil || len(batch) != 0 {
-		t.Fatalf("ClaimUnsettled during the cancel's lease = %v, %v; want none", batch, err)
+	if batch, err := s.ClaimCancelling(ctx, 10, time.Hour); err != nil || len(batch) != 0 {
+		t.Fatalf("ClaimCancelling during the cancel's lease = %v, %v; want none", batch, err)
 	}
 	// The request gives up: the cancellation becomes due at once.
 	if err := s.HandOff(ctx, o.ID); err != nil {
 		t.Fatal(err)
 	}
-	batch, err := s.ClaimUnsettled(ctx, 10, time.Hour)
+	batch, err := s.ClaimCancelling(ctx, 10, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]orders.Unsettled{{ID: o.ID, Status: orders.StatusCancelling}}, batch); diff != "" {
-		t.Fatalf("ClaimUnsettled after HandOff (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]string{o.ID}, batch); diff != "" {
+		t.Fatalf("ClaimCancelling after HandOff (-want +got):\n%s", diff)
 	}
 	got, finished, err := s.FinishCancel(ctx, o.ID)
 	if err != nil || !finished || got.Status != orders.StatusCancelled {
@@ -207,7 +230,7 @@ func TestCancelTransitions(t *testing.T) {
 	}
 }
 
-// Users list only their own orders in visible statuses; pages come newest
+// Users list only their own orders; pages come newest
 // first and, even with orders arriving between pages and orders sharing a
 // creation time, never repeat or skip one.
 func TestOrdersPagination(t *testing.T) {
@@ -215,12 +238,12 @@ func TestOrdersPagination(t *testing.T) {
 	ctx := t.Context()
 	var want []orders.Order // newest first
 	for range 7 {
-		want = append([]orders.Order{mustConfirmed(t, s, "alice")}, want...)
+		want = append([]orders.Order{mustCreate(t, s, "alice")}, want...)
 	}
 	// Two orders with the same creation time: id breaks the tie.
 	same := time.Now().Add(-time.Hour).Truncate(time.Microsecond)
 	for range 2 {
-		o := mustConfirmed(t, s, "alice")
+		o := mustCreate(t, s, "alice")
 		if _, err := pool.Exec(ctx, `UPDATE orders SET created_at = $2 WHERE id = $1`, o.ID, same); err != nil {
 			t.Fatal(err)
 		}
@@ -230,19 +253,8 @@ func TestOrdersPagination(t *testing.T) {
 	if want[7].ID < want[8].ID {
 		want[7], want[8] = want[8], want[7]
 	}
-	// Other users' orders and internal statuses are not listed.
-	mustConfirmed(t, s, "bob")
-	for _, st := range []orders.Settlement{{Status: orders.StatusRejected, Reason: orders.ReasonOutOfStock}, {}} {
-		id := orders.NewID()
-		if err := s.CreatePending(ctx, orders.Order{ID: id, UserID: "alice"}, nil, time.Hour); err != nil {
-			t.Fatal(err)
-		}
-		if st.Status != "" {
-			if _, err := s.Settle(ctx, id, st); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	// Other users' orders are not listed.
+	mustCreate(t, s, "bob")
 
 	var got []orders.Order
 	p := orders.PageRequest{Limit: 3}
@@ -259,7 +271,7 @@ func TestOrdersPagination(t *testing.T) {
 			break
 		}
 		// A newer order arrives between pages; it belongs before page one.
-		mustConfirmed(t, s, "alice")
+		mustCreate(t, s, "alice")
 		p.After = page.Next
 	}
 	ids := func(list []orders.Order) []string {
@@ -321,8 +333,7 @@ func TestClaimKeyRace(t *testing.T) {
 	claim := <-claims
 
 	// The claim links the order its request creates.
-	o := orders.Order{ID: orders.NewID(), UserID: "alice"}
-	if err := s.CreatePending(ctx, o, &claim, time.Minute); err != nil {
+	if _, err := s.Create(ctx, confirmed("alice"), &claim); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.ClaimKey(ctx, "alice", "key-1", []byte("hash-b"), time.Hour, time.Minute); !errors.Is(err, orders.ErrKeyReused) {
@@ -364,9 +375,13 @@ func TestReleasedAndExpiredKeys(t *testing.T) {
 	if err != nil || stored != nil || second.Token == first.Token {
 		t.Fatalf("claim after release = %+v, %+v, %v", second, stored, err)
 	}
-	// The first request lost the key: it can neither store nor link.
-	if err := s.CreatePending(ctx, orders.Order{ID: orders.NewID(), UserID: "alice"}, &first, time.Minute); !errors.Is(err, orders.ErrKeyInFlight) {
-		t.Errorf("CreatePending with a lost claim: err = %v, want ErrKeyInFlight", err)
+	// The first request lost the key: it can neither record nor link.
+	lost := confirmed("alice")
+	if _, err := s.Create(ctx, lost, &first); !errors.Is(err, orders.ErrKeyInFlight) {
+		t.Errorf("Create with a lost claim: err = %v, want ErrKeyInFlight", err)
+	}
+	if _, err := s.Order(ctx, lost.ID); apperr.Code(err) != apperr.NotFound {
+		t.Errorf("an order with a lost claim was recorded: err = %v", err)
 	}
 
 	// An expired key is claimed anew, even with another body, and purged.
@@ -394,11 +409,8 @@ func TestAbandonedKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := orders.Order{ID: orders.NewID(), UserID: "alice"}
-	if err := s.CreatePending(ctx, o, &dead, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Settle(ctx, o.ID, orders.Settlement{Status: orders.StatusConfirmed, TotalCents: 1, Currency: "EUR"}); err != nil {
+	o := confirmed("alice")
+	if _, err := s.Create(ctx, o, &dead); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(5 * time.Millisecond)
@@ -413,17 +425,14 @@ func TestAbandonedKeys(t *testing.T) {
 		t.Errorf("a dead request's late write must not complete the key: err = %v, want ErrKeyInFlight", err)
 	}
 
-	// A dead request whose order never got confirmed: the retry runs anew.
+	// A dead request that recorded no order: the retry runs anew.
 	dead, _, err = s.ClaimKey(ctx, "alice", "k2", hash, time.Hour, time.Millisecond)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreatePending(ctx, orders.Order{ID: orders.NewID(), UserID: "alice"}, &dead, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(5 * time.Millisecond)
 	retry, stored, err = s.ClaimKey(ctx, "alice", "k2", hash, time.Hour, time.Minute)
 	if err != nil || stored != nil || retry.Resume != "" || retry.Token == dead.Token {
-		t.Fatalf("retry of a dead pending request = %+v, %+v, %v; want a fresh claim", retry, stored, err)
+		t.Fatalf("retry of a dead request with no order = %+v, %+v, %v; want a fresh claim", retry, stored, err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -11,9 +13,8 @@ import (
 	"bazaar/orders"
 )
 
-// fakeCatalog implements the catalog's internal reservation contract in
-// memory (see helpers/reservation-contract.md), with knobs to make it slow
-// or unreachable.
+// fakeCatalog implements the catalog's internal reservation API in memory
+// (as catalogclient calls it), with knobs to make it slow or unreachable.
 type fakeCatalog struct {
 	srv  *httptest.Server
 	quit chan struct{}
@@ -45,7 +46,7 @@ func newFakeCatalog(t *testing.T) *fakeCatalog {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /internal/reservations", f.reserve)
 	mux.HandleFunc("POST /internal/reservations/{id}/release", f.release)
-	mux.HandleFunc("GET /internal/reservations/{id}", f.get)
+	mux.HandleFunc("GET /internal/reservations", f.list)
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.requestIDs = append(f.requestIDs, r.Header.Get("X-Request-Id"))
@@ -185,18 +186,22 @@ func (f *fakeCatalog) release(w http.ResponseWriter, r *http.Request) {
 	f.answer(w, map[string]string{"order_id": id, "status": orders.Released})
 }
 
-func (f *fakeCatalog) get(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	f.mu.Lock()
-	res, ok := f.reservations[id]
-	var out orders.Reservation
-	if ok {
-		out = orders.Reservation{OrderID: id, Status: res.status, Items: res.items}
-	}
-	f.mu.Unlock()
-	if !ok {
-		problem(w, http.StatusNotFound, "not-found", "no reservation")
+func (f *fakeCatalog) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	after, before := q.Get("after"), q.Get("before")
+	limit, err := strconv.Atoi(q.Get("limit"))
+	if err != nil || after == "" || before == "" {
+		problem(w, http.StatusBadRequest, "validation", "after, before and limit are required")
 		return
 	}
-	f.answer(w, out)
+	ids := []string{}
+	f.mu.Lock()
+	for id, res := range f.reservations {
+		if res.status == orders.Reserved && id > after && id < before {
+			ids = append(ids, id)
+		}
+	}
+	f.mu.Unlock()
+	slices.Sort(ids)
+	f.answer(w, map[string][]string{"order_ids": ids[:min(limit, len(ids))]})
 }

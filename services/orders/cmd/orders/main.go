@@ -76,8 +76,9 @@ func httpURL(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
-// reconcileBatch is the most orders one reconciler round settles; rounds
-// are frequent, so a backlog drains over a few of them.
+// reconcileBatch is the most cancellations one reconciler round finishes
+// and the most reservations it checks per catalog call; rounds are
+// frequent, so a backlog drains over a few of them.
 const reconcileBatch = 50
 
 // Main is the running orders service.
@@ -89,6 +90,8 @@ type Main struct {
 	server    *web.Server
 	stop      context.CancelFunc
 	reconcile sync.WaitGroup
+	// clock is the reconciler's clock; nil means time.Now.
+	clock func() time.Time
 }
 
 // Run connects to PostgreSQL, migrates, starts the reconciler and serves.
@@ -115,18 +118,17 @@ func (m *Main) Run(ctx context.Context) error {
 		Backoff: 100 * time.Millisecond,
 	}, reg)
 	counters := metrics.New(reg)
-	// Past this window no request can still be waiting on the catalog for
-	// an order, so the reconciler may take the order over; a claimed order
-	// is held as long, time for its two catalog calls.
-	settleAfter := 2*catalog.MaxDuration() + time.Second
-	svc := &orders.Service{Store: store, Catalog: catalog, Metrics: counters, Logger: m.Logger, SettleAfter: settleAfter}
+	// A placement, with its catalog call's retries, ends within lease; so
+	// does a claimed cancellation's catalog call.
+	lease := 2*catalog.MaxDuration() + time.Second
+	svc := &orders.Service{Store: store, Catalog: catalog, Metrics: counters, Logger: m.Logger, CancelLease: lease}
 	h := &ordershttp.Handler{
 		Orders:   svc,
 		Keys:     store,
 		Verifier: &auth.Verifier{Keys: auth.NewJWKSClient(m.Config.JWKSURL)},
 		Logger:   m.Logger,
 		KeyTTL:   m.Config.IdempotencyTTL,
-		KeyLease: settleAfter,
+		KeyLease: lease,
 	}
 	h.Register(m.server.API)
 	if err := m.server.Open(); err != nil {
@@ -135,7 +137,11 @@ func (m *Main) Run(ctx context.Context) error {
 
 	r := &orders.Reconciler{
 		Store: store, Catalog: catalog, Metrics: counters, Logger: m.Logger,
-		Interval: m.Config.ReconcileInterval, Batch: reconcileBatch, Lease: settleAfter,
+		Interval: m.Config.ReconcileInterval, Batch: reconcileBatch, Lease: lease,
+		// Twice the catalog's limit leaves as much again for the clocks'
+		// skew and a reserve's commit, and the placement gets its lease.
+		SweepAfter: 2*orders.MaxReservationAge + lease,
+		Now:        m.clock,
 	}
 	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	m.stop = stop

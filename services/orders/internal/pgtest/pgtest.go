@@ -67,9 +67,12 @@ func Start(ctx context.Context) (*Server, error) {
 	return s, nil
 }
 
-// Truncate empties every orders table, between tests.
+// Truncate empties every orders table and rewinds the reservation sweep,
+// between tests.
 func Truncate(ctx context.Context, pool *pgxpool.Pool) error {
-	_, err := pool.Exec(ctx, `TRUNCATE order_items, orders, idempotency_keys`)
+	_, err := pool.Exec(ctx, `
+		TRUNCATE order_items, orders, idempotency_keys;
+		UPDATE reservation_sweep SET through = '00000000-0000-0000-0000-000000000000'`)
 	return err
 }
 
