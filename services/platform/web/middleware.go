@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -24,14 +23,27 @@ const HeaderRequestID = "X-Request-Id"
 // MaxBodyBytes is the largest request body any service reads (API.md: 1 MiB).
 const MaxBodyBytes = 1 << 20
 
-var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+// validRequestID reports whether id is 1 to 128 of A-Z a-z 0-9 . _ : -.
+// (A loop: the regular expression it replaced was 2% of a service's CPU.)
+func validRequestID(id string) bool {
+	if len(id) < 1 || len(id) > 128 {
+		return false
+	}
+	for i := range len(id) {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // requestID adopts the caller's request id when it is well formed, or makes
 // one, and puts it on the response and into the request's context.
 func requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id := c.Request().Header.Get(HeaderRequestID)
-		if !validRequestID.MatchString(id) {
+		if !validRequestID(id) {
 			var b [16]byte
 			_, _ = rand.Read(b[:])
 			id = hex.EncodeToString(b[:])
