@@ -3,7 +3,9 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -53,7 +55,8 @@ const reserveStock = `
 		RETURNING order_id
 	), req AS (
 		SELECT l.product_id, l.quantity, l.position - 1 AS position
-		FROM unnest($2::uuid[], $3::integer[]) WITH ORDINALITY AS l (product_id, quantity, position)
+		FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS (product_id uuid, quantity integer))
+			WITH ORDINALITY AS l (product_id, quantity, position)
 		WHERE EXISTS (SELECT FROM claim)
 	), locked AS (
 		SELECT p.id FROM products p JOIN req ON p.id = req.product_id
@@ -79,19 +82,21 @@ func (s *ReservationService) Reserve(ctx context.Context, r catalog.ReservationR
 	if err != nil {
 		return catalog.Reservation{}, err
 	}
-	ids, quantities := make([]string, len(r.Items)), make([]int32, len(r.Items))
-	for i, line := range r.Items {
-		ids[i], quantities[i] = line.ProductID, int32(line.Quantity)
+	// The lines go as one JSON parameter: pgx encodes two arrays of them
+	// through reflection, at 7% of this service's CPU.
+	lines, err := json.Marshal(r.Items)
+	if err != nil {
+		return catalog.Reservation{}, fmt.Errorf("reserve: %w", err)
 	}
 	// A refused line is explained by a second look; if by then every line
 	// could be met (stock came back meanwhile), the reservation is tried
 	// again.
 	for range 3 {
-		res, err := s.reserve(ctx, r.OrderID, ids, quantities)
+		res, err := s.reserve(ctx, r.OrderID, lines)
 		if !refusedLine(err) {
 			return res, err
 		}
-		if err := s.whyRefused(ctx, r, ids); err != nil {
+		if err := s.whyRefused(ctx, r); err != nil {
 			return catalog.Reservation{}, err
 		}
 	}
@@ -100,15 +105,15 @@ func (s *ReservationService) Reserve(ctx context.Context, r catalog.ReservationR
 
 // reserve runs reserveStock, then reads what an earlier call recorded when
 // the order id was already claimed.
-func (s *ReservationService) reserve(ctx context.Context, orderID string, ids []string, quantities []int32) (catalog.Reservation, error) {
+func (s *ReservationService) reserve(ctx context.Context, orderID string, lines json.RawMessage) (catalog.Reservation, error) {
 	type line struct {
 		Position int16
 		catalog.ReservedItem
 	}
-	var lines []line
-	rows, err := s.pool.Query(ctx, reserveStock, orderID, ids, quantities)
+	var reserved []line
+	rows, err := s.pool.Query(ctx, reserveStock, orderID, lines)
 	if err == nil {
-		lines, err = pgx.CollectRows(rows, pgx.RowToStructByPos[line])
+		reserved, err = pgx.CollectRows(rows, pgx.RowToStructByPos[line])
 	}
 	if refusedLine(err) {
 		return catalog.Reservation{}, err
@@ -116,7 +121,7 @@ func (s *ReservationService) reserve(ctx context.Context, orderID string, ids []
 	if err != nil {
 		return catalog.Reservation{}, storeError("reserve", err)
 	}
-	if len(lines) == 0 {
+	if len(reserved) == 0 {
 		res, err := findReservation(ctx, s.pool, orderID, "")
 		if err != nil {
 			return catalog.Reservation{}, storeError("reserve", err)
@@ -127,8 +132,8 @@ func (s *ReservationService) reserve(ctx context.Context, orderID string, ids []
 		res.Replayed = true
 		return res, nil
 	}
-	res := catalog.Reservation{OrderID: orderID, Status: catalog.StatusReserved, Items: make([]catalog.ReservedItem, len(lines))}
-	for _, l := range lines {
+	res := catalog.Reservation{OrderID: orderID, Status: catalog.StatusReserved, Items: make([]catalog.ReservedItem, len(reserved))}
+	for _, l := range reserved {
 		res.Items[l.Position] = l.ReservedItem
 	}
 	return res, nil
@@ -143,12 +148,16 @@ func refusedLine(err error) bool {
 			pgErr.Code == "23502" && pgErr.TableName == "reservation_lines") // not_null_violation
 }
 
-// whyRefused returns the error for the first line of r (whose product ids
-// are ids) whose product is unknown, or else the first that is short of
+// whyRefused returns the error for the first line of r whose product is
+// unknown, or else the first that is short of
 // stock, or nil when every line could be met now. Unknown products come
 // first, so that a request naming one is always a 422, whatever the stock
 // of the rest.
-func (s *ReservationService) whyRefused(ctx context.Context, r catalog.ReservationRequest, ids []string) error {
+func (s *ReservationService) whyRefused(ctx context.Context, r catalog.ReservationRequest) error {
+	ids := make([]string, len(r.Items))
+	for i, line := range r.Items {
+		ids[i] = line.ProductID
+	}
 	rows, err := s.pool.Query(ctx, `SELECT id::text, sku, stock FROM products WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL`, ids)
 	if err != nil {
 		return storeError("reserve", err)
