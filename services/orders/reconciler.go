@@ -138,6 +138,7 @@ func (r *Reconciler) sweep(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sweep: %w", err)
 	}
+	r.Metrics.SweptUntil(idTime(from))
 	released := 0
 	for range maxSweepPages {
 		if from >= until {
@@ -161,6 +162,7 @@ func (r *Reconciler) sweep(ctx context.Context) (int, error) {
 			return released, err // another replica swept meanwhile
 		}
 		from = to
+		r.Metrics.SweptUntil(idTime(from))
 	}
 	return released, nil
 }

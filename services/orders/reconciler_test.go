@@ -84,12 +84,16 @@ func (c *sweepCatalog) Release(_ context.Context, id string) error {
 	return nil
 }
 
-type countSettled struct{ settled map[string]int }
+type countSettled struct {
+	settled    map[string]int
+	sweptUntil time.Time
+}
 
 func (m *countSettled) Placed(orders.Order)    {}
 func (m *countSettled) Rejected(string)        {}
 func (m *countSettled) Cancelled()             {}
 func (m *countSettled) Settled(outcome string) { m.settled[outcome]++ }
+func (m *countSettled) SweptUntil(t time.Time) { m.sweptUntil = t }
 
 // idAt returns an order id made at t, distinct by n.
 func idAt(t time.Time, n byte) string {
@@ -134,6 +138,9 @@ func TestSweepReleasesOnlyOldUnrecordedReservations(t *testing.T) {
 	}
 	if store.through >= ids[5] || store.through <= ids[4] {
 		t.Errorf("swept through %s, want between the last old id and the young one", store.through)
+	}
+	if want := now.Add(-time.Minute); !m.sweptUntil.Equal(want) {
+		t.Errorf("swept until %v, want %v", m.sweptUntil, want)
 	}
 
 	// Once the young reservation is old enough, the next round takes it

@@ -55,6 +55,9 @@ type Metrics interface {
 	Rejected(reason string)
 	Cancelled()
 	Settled(outcome string)
+	// SweptUntil says that no order id made before t holds stock without
+	// an order any more: the sweep position's time.
+	SweptUntil(t time.Time)
 }
 
 // Service places, reads and cancels orders.

@@ -2,6 +2,8 @@
 package metrics
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"bazaar/orders"
@@ -14,6 +16,7 @@ type Metrics struct {
 	rejected  *prometheus.CounterVec
 	revenue   *prometheus.CounterVec
 	settled   *prometheus.CounterVec
+	swept     prometheus.Gauge
 }
 
 var _ orders.Metrics = (*Metrics)(nil)
@@ -42,6 +45,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "orders_reconciler_settlements_total",
 			Help: "Orders the reconciler settled, by outcome: released (stock held for an order never recorded), cancelled (an interrupted cancellation).",
 		}, []string{"outcome"}),
+		swept: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "orders_reservation_sweep_position_timestamp_seconds",
+			Help: "Time (Unix) before which the reconciler has released all stock held for order ids never recorded; it trails the clock by about 75s when all is well.",
+		}),
 	}
 	for _, r := range []string{orders.ReasonOutOfStock, orders.ReasonUnknownProduct, orders.ReasonMixedCurrency, orders.ReasonTotalTooLarge} {
 		m.rejected.WithLabelValues(r)
@@ -49,7 +56,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	for _, o := range []string{orders.SettledReleased, orders.SettledCancelled} {
 		m.settled.WithLabelValues(o)
 	}
-	reg.MustRegister(m.placed, m.cancelled, m.rejected, m.revenue, m.settled)
+	reg.MustRegister(m.placed, m.cancelled, m.rejected, m.revenue, m.settled, m.swept)
 	return m
 }
 
@@ -67,3 +74,6 @@ func (m *Metrics) Rejected(reason string) { m.rejected.WithLabelValues(reason).I
 
 // Settled implements orders.Metrics.
 func (m *Metrics) Settled(outcome string) { m.settled.WithLabelValues(outcome).Inc() }
+
+// SweptUntil implements orders.Metrics.
+func (m *Metrics) SweptUntil(t time.Time) { m.swept.Set(float64(t.UnixMilli()) / 1000) }

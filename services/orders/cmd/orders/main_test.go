@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -488,6 +489,9 @@ func TestUnrecordedReservationIsSwept(t *testing.T) {
 	var through string
 	if err := pool.QueryRow(t.Context(), `SELECT through::text FROM reservation_sweep`).Scan(&through); err != nil || through <= lost {
 		t.Errorf("swept through %q (%v), want past %s", through, err, lost)
+	}
+	if v, err := strconv.ParseFloat(h.metric("orders_reservation_sweep_position_timestamp_seconds"), 64); err != nil || v < float64(time.Now().Unix()) {
+		t.Errorf("sweep position metric = %v (%v), want at least now (the clock runs ahead)", v, err)
 	}
 }
 
