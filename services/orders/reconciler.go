@@ -158,8 +158,11 @@ func (r *Reconciler) sweep(ctx context.Context) (int, error) {
 			to = ids[len(ids)-1] // a full page: more may follow
 		}
 		moved, err := r.Store.AdvanceSweep(ctx, from, to)
-		if err != nil || !moved {
-			return released, err // another replica swept meanwhile
+		if err != nil {
+			return released, fmt.Errorf("sweep: %w", err)
+		}
+		if !moved {
+			return released, nil // another replica swept meanwhile
 		}
 		from = to
 		r.Metrics.SweptUntil(idTime(from))
