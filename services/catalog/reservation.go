@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
-
 	"bazaar/platform/apperr"
 	"bazaar/platform/ident"
 )
@@ -56,8 +54,7 @@ type ReservationLine struct {
 // through, whatever their form.
 func (r ReservationRequest) Normalize(now time.Time) (ReservationRequest, error) {
 	var v apperr.Validation
-	made, ok := uuidV7Time(r.OrderID)
-	v.Check(ok, "order_id", "must be a UUIDv7")
+	v.Check(ident.IsUUIDv7(r.OrderID), "order_id", "must be a UUIDv7")
 	v.Check(len(r.Items) >= 1 && len(r.Items) <= MaxReservationLines, "items", "must hold 1 to 100 lines")
 	out := ReservationRequest{OrderID: NormalizeID(r.OrderID), Items: make([]ReservationLine, len(r.Items))}
 	seen := make(map[string]bool, len(r.Items))
@@ -75,26 +72,13 @@ func (r ReservationRequest) Normalize(now time.Time) (ReservationRequest, error)
 	if err := v.Err(); err != nil {
 		return ReservationRequest{}, err
 	}
-	if now.Sub(made) > MaxReservationAge {
+	if now.Sub(ident.UUIDTime(out.OrderID)) > MaxReservationAge {
 		return ReservationRequest{}, OrderExpired(out.OrderID)
 	}
 	if unknown >= 0 {
 		return ReservationRequest{}, UnknownProduct(r.Items[unknown].ProductID)
 	}
 	return out, nil
-}
-
-// uuidV7Time returns the time a UUIDv7 in the 8-4-4-4-12 form was made (its
-// first 48 bits, Unix milliseconds), and false for any other string.
-func uuidV7Time(id string) (time.Time, bool) {
-	if !ident.IsUUID(id) {
-		return time.Time{}, false
-	}
-	u, err := uuid.Parse(id)
-	if err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 {
-		return time.Time{}, false
-	}
-	return time.Unix(u.Time().UnixTime()), true
 }
 
 // OrderExpired is the Conflict for a reservation under an order id made more

@@ -91,13 +91,6 @@ func NewID() string {
 	return uuid.Must(uuid.NewV7()).String()
 }
 
-// idTime returns when an order id was made: its first 48 bits, Unix
-// milliseconds.
-func idTime(id string) time.Time {
-	ms, _ := strconv.ParseInt(id[:8]+id[9:13], 16, 64)
-	return time.UnixMilli(ms)
-}
-
 // firstIDAt returns the id that sorts before every order id made at t or
 // later and after every one made earlier: t's milliseconds, then zeros.
 func firstIDAt(t time.Time) string {

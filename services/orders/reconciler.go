@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"bazaar/platform/ident"
 	"bazaar/platform/log"
 )
 
@@ -138,7 +139,7 @@ func (r *Reconciler) sweep(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sweep: %w", err)
 	}
-	r.Metrics.SweptUntil(idTime(from))
+	r.Metrics.SweptUntil(ident.UUIDTime(from))
 	released := 0
 	for range maxSweepPages {
 		if from >= until {
@@ -165,7 +166,7 @@ func (r *Reconciler) sweep(ctx context.Context) (int, error) {
 			return released, nil // another replica swept meanwhile
 		}
 		from = to
-		r.Metrics.SweptUntil(idTime(from))
+		r.Metrics.SweptUntil(ident.UUIDTime(from))
 	}
 	return released, nil
 }
