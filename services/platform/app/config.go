@@ -36,13 +36,19 @@ func LoadBase(e *config.Env, service string) Base {
 		DB: pg.Config{
 			URL:            e.Required("DATABASE_URL"),
 			MaxConns:       int32(e.Int("DB_MAX_CONNS", 10)),
-			ConnectTimeout: e.Duration("DB_CONNECT_TIMEOUT", 500*time.Millisecond),
+			MinConns:       int32(e.Int("DB_MIN_CONNS", pg.DefaultMinConns)),
+			MaxConnecting:  e.Int("DB_MAX_CONNECTING", pg.DefaultMaxConnecting),
+			DialTimeout:    e.Duration("DB_DIAL_TIMEOUT", pg.DefaultDialTimeout),
+			ConnectTimeout: e.Duration("DB_CONNECT_TIMEOUT", pg.DefaultConnectTimeout),
 		},
 		ShutdownTimeout: e.Duration("SHUTDOWN_TIMEOUT", 15*time.Second),
 	}
 	e.Check(b.Env == "development" || b.Env == "production", "APP_ENV must be development or production")
 	e.Check(b.DB.MaxConns >= 1 && b.DB.MaxConns <= 100, "DB_MAX_CONNS must be from 1 to 100")
-	e.Check(b.DB.ConnectTimeout >= 10*time.Millisecond && b.DB.ConnectTimeout <= time.Minute, "DB_CONNECT_TIMEOUT must be from 10ms to 1m")
+	e.Check(b.DB.MinConns >= 1 && b.DB.MinConns <= b.DB.MaxConns, "DB_MIN_CONNS must be from 1 to DB_MAX_CONNS")
+	e.Check(b.DB.MaxConnecting >= 1 && b.DB.MaxConnecting <= 100, "DB_MAX_CONNECTING must be from 1 to 100")
+	e.Check(b.DB.DialTimeout >= 10*time.Millisecond && b.DB.DialTimeout <= time.Minute, "DB_DIAL_TIMEOUT must be from 10ms to 1m")
+	e.Check(b.DB.ConnectTimeout >= b.DB.DialTimeout && b.DB.ConnectTimeout <= 5*time.Minute, "DB_CONNECT_TIMEOUT must be from DB_DIAL_TIMEOUT to 5m")
 	if b.Production() && b.DB.URL != "" {
 		checkProductionDatabase(e, b.DB.URL)
 	}

@@ -24,7 +24,8 @@ func TestLoadBaseDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if b.Env != "development" || b.Production() || b.Web.Service != "catalog" || b.Web.Addr != ":8080" ||
-		b.Web.InternalAddr != ":8081" || b.DB.MaxConns != 10 || b.ShutdownTimeout != 15*time.Second {
+		b.Web.InternalAddr != ":8081" || b.DB.MaxConns != 10 || b.DB.MinConns != 2 || b.DB.MaxConnecting != 4 ||
+		b.DB.DialTimeout != 500*time.Millisecond || b.DB.ConnectTimeout != 10*time.Second || b.ShutdownTimeout != 15*time.Second {
 		t.Errorf("defaults = %+v", b)
 	}
 }
@@ -53,6 +54,9 @@ func TestLoadBase(t *testing.T) {
 		{"unknown environment", map[string]string{"APP_ENV": "staging"}, "APP_ENV must be development or production"},
 		{"pool too large", map[string]string{"DB_MAX_CONNS": "101"}, "DB_MAX_CONNS must be from 1 to 100"},
 		{"pool empty", map[string]string{"DB_MAX_CONNS": "0"}, "DB_MAX_CONNS must be from 1 to 100"},
+		{"more warm connections than the pool holds", map[string]string{"DB_MAX_CONNS": "2", "DB_MIN_CONNS": "3"}, "DB_MIN_CONNS must be from 1 to DB_MAX_CONNS"},
+		{"no connection attempts", map[string]string{"DB_MAX_CONNECTING": "0"}, "DB_MAX_CONNECTING must be from 1 to 100"},
+		{"connect shorter than dial", map[string]string{"DB_DIAL_TIMEOUT": "1s", "DB_CONNECT_TIMEOUT": "500ms"}, "DB_CONNECT_TIMEOUT must be from DB_DIAL_TIMEOUT to 5m"},
 		{"timeout not a duration", map[string]string{"SHUTDOWN_TIMEOUT": "15"}, "SHUTDOWN_TIMEOUT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@
 package pg
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,19 +20,36 @@ import (
 	"bazaar/platform/apperr"
 )
 
-// Config says where the database is and how many connections one instance
-// may hold. MaxConns is explicit so that every pool of every replica together
-// stays under PostgreSQL's max_connections.
+// Config says where the database is and how one instance connects to it.
+// MaxConns is explicit so that every pool of every replica together stays
+// under PostgreSQL's max_connections. Zero values take the defaults below.
 type Config struct {
 	URL      string
 	MaxConns int32
-	// ConnectTimeout bounds the name lookup, and then the rest of opening
-	// a connection, unless the URL sets connect_timeout. Without it a
-	// request waits as long as the network does while the database is
-	// gone (a lookup of a name the DNS no longer knows can take seconds),
-	// where it should fail fast with a 503.
+	// MinConns are kept open even when idle, so that the first requests
+	// after a quiet night or a restart find connections waiting.
+	MinConns int32
+	// MaxConnecting bounds the connection attempts in flight (see gate).
+	MaxConnecting int
+	// DialTimeout bounds the name lookup, and then the TCP connect: a
+	// database that is gone is found out in this long, and the request
+	// answered 503, where the network alone could take seconds.
+	DialTimeout time.Duration
+	// ConnectTimeout bounds a whole connection attempt, authentication
+	// included, unless the URL sets connect_timeout. It must fit the
+	// slowest machine served: an attempt given up is work the database
+	// has done for nothing, and under load such retries can keep it too
+	// busy to answer any of them in time.
 	ConnectTimeout time.Duration
 }
+
+// Defaults of Config.
+const (
+	DefaultMinConns       = 2
+	DefaultMaxConnecting  = 4
+	DefaultDialTimeout    = 500 * time.Millisecond
+	DefaultConnectTimeout = 10 * time.Second
+)
 
 // Open connects (see Connect) and brings the schema up to date with the
 // migrations in fsys (see Migrate): what every service does at start-up.
@@ -57,15 +75,15 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*pgxpool.Poo
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}
-	if cc := pc.ConnConfig; cfg.ConnectTimeout > 0 && cc.ConnectTimeout == 0 {
-		cc.ConnectTimeout = cfg.ConnectTimeout
-		lookup := cc.LookupFunc
-		cc.LookupFunc = func(ctx context.Context, host string) ([]string, error) {
-			ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
-			defer cancel()
-			return lookup(ctx, host)
-		}
+	pc.MinConns = min(cmp.Or(cfg.MinConns, DefaultMinConns), pc.MaxConns)
+	// Connections are replaced a few at a time, not all in the same minute.
+	pc.MaxConnLifetimeJitter = pc.MaxConnLifetime / 4
+	pc.HealthCheckPeriod = min(pc.HealthCheckPeriod, 10*time.Second)
+	if pc.ConnConfig.ConnectTimeout == 0 {
+		pc.ConnConfig.ConnectTimeout = cmp.Or(cfg.ConnectTimeout, DefaultConnectTimeout)
 	}
+	g := newGate(cmp.Or(cfg.MaxConnecting, DefaultMaxConnecting), cmp.Or(cfg.DialTimeout, DefaultDialTimeout), pc.ConnConfig.ConnectTimeout)
+	pc.BeforeConnect = g.beforeConnect
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("pg: new pool: %w", err)
@@ -115,7 +133,7 @@ func lostDatabase(err error) bool {
 	var netErr net.Error
 	var connectErr *pgconn.ConnectError
 	if errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errBackingOff) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return true
 	}
 	var pgErr *pgconn.PgError
