@@ -9,19 +9,33 @@
 //	   recorded once reserved     cancel (conditional UPDATE)      release answered 200
 //	──────────────────────────▶ confirmed ──────────────────────▶ cancelling ───────────────────▶ cancelled
 //
-// Placing an order first asks the catalog to reserve its lines under a new
-// order id, a UUIDv7 made for the purpose; the call is idempotent per order
+// Placing an order first asks the catalog to reserve its lines under an
+// order id, a UUIDv7 made for the purpose (see below for requests with an
+// Idempotency-Key); the call is idempotent per order
 // id, which is what makes retrying it on timeouts safe. Only then is the
 // order recorded, confirmed with the catalog's prices, in one statement.
 // An order the catalog refuses (stock or products missing) is answered 409
 // or 422 and never recorded; a metric counts it.
 //
-// When the reservation's outcome stays unknown (catalog unreachable after
-// every retry) or the order cannot stand (its lines are priced in several
-// currencies), the Service releases the order id at once. A release leaves
-// a tombstone at the catalog, so a reserve that arrives late can no longer
-// succeed. When recording the order fails, its stock stays held, since the
-// order might have been recorded after all; the client gets a 503.
+// When the order cannot stand (its lines are priced in several
+// currencies), or, for a request without an Idempotency-Key, when the
+// reservation's outcome stays unknown (catalog unreachable after every
+// retry), the Service releases the order id at once. A release leaves a
+// tombstone, so a reserve that arrives late can no longer succeed. When
+// recording the order fails, its stock stays held, since the order might
+// have been recorded after all. Whenever the outcome is unknown like
+// this, the client gets a 503.
+//
+// With an Idempotency-Key, the order id is chosen when the key is first
+// claimed and kept with the key, and every attempt with the key reserves
+// under it. A 503 unlocks the key, keeping its id and any stock held under
+// it: the retry takes the key over and answers the order if it was
+// recorded, or else reserves under the same id again, which the catalog
+// answers with the stock it already holds, and records the order. So one
+// key never holds stock twice. Once the catalog refuses the id (made more
+// than MaxReservationAge ago, or released), the retry releases it, so that
+// nothing stays held under it, and moves the key to a new id before
+// reserving.
 //
 // Stock held for an order id that no order was recorded under (the request
 // failed as above, or its process died between the two steps) is released

@@ -31,9 +31,14 @@ type KeyClaim struct {
 	UserID string
 	Key    string
 	Token  string
-	// Resume names the confirmed order of an earlier attempt that was
-	// interrupted (a crash) before its response was stored: the request
-	// answers with that order rather than placing another.
+	// OrderID is the id that every attempt with the key places its order
+	// under, chosen when the key is first claimed, so that a retry reserves
+	// no stock beyond what an earlier attempt holds. Service.Place moves the
+	// key to a new id (Store.ReassignKey) once the catalog refuses this one.
+	OrderID string
+	// Resume names the recorded order of an earlier attempt that failed or
+	// was interrupted before its response was stored: the request answers
+	// with that order rather than placing another.
 	Resume string
 }
 

@@ -160,11 +160,14 @@ func addInt64(a, b int64) (int64, bool) {
 }
 
 // unknownOutcome is the client's answer when the order could not be
-// recorded and may hold stock at the catalog: the Service or, failing it,
-// the Reconciler's sweep releases that stock.
-func unknownOutcome(op string, err error) error {
-	return fmt.Errorf("%s: %w (%w)", op, &apperr.Error{
-		Code:    apperr.Unavailable,
-		Message: "The catalog could not confirm the stock in time; no order was placed. Retry the request.",
-	}, err)
+// confirmed in time: it may have been recorded, or may hold stock at the
+// catalog. With an idempotency key (claim), a retry with the key learns
+// which and never places the order twice; without one, the Service or,
+// failing it, the Reconciler's sweep releases stock that no order holds.
+func unknownOutcome(op string, claim *KeyClaim, err error) error {
+	msg := "The order could not be confirmed in time and may or may not stand. Look for it among your orders before placing it again; an Idempotency-Key makes retrying safe."
+	if claim != nil {
+		msg = "The order could not be confirmed in time and may or may not stand. Retry with the same Idempotency-Key to learn which; it will not be placed twice."
+	}
+	return fmt.Errorf("%s: %w (%w)", op, &apperr.Error{Code: apperr.Unavailable, Message: msg}, err)
 }

@@ -45,6 +45,10 @@ type Store interface {
 	// AdvanceSweep moves the swept position from from to to. It reports
 	// false when another replica moved it first.
 	AdvanceSweep(ctx context.Context, from, to string) (bool, error)
+	// ReassignKey moves the claimed idempotency key from order id oldID to
+	// newID. It fails with ErrKeyInFlight, changing nothing, when the claim
+	// was lost or the key no longer names oldID.
+	ReassignKey(ctx context.Context, claim KeyClaim, oldID, newID string) error
 	// PurgeKeys deletes up to limit expired idempotency keys.
 	PurgeKeys(ctx context.Context, limit int) (int64, error)
 }
@@ -72,10 +76,13 @@ type Service struct {
 	CancelLease time.Duration
 }
 
-// Place reserves the stock of p at the catalog, under a new order id, and
-// then records the order confirmed with the catalog's prices (see the
-// package documentation). With a claim, the order is linked to the
-// idempotency key.
+// Place reserves the stock of p at the catalog under an order id, and then
+// records the order confirmed with the catalog's prices (see the package
+// documentation). Without a claim the order id is new. With one, it is the
+// claim's, the same for every attempt with the idempotency key, so that a
+// retry holds no more stock than one attempt does, and the order is linked
+// to the key. A claim that names a recorded order (Resume) is not for
+// Place: the caller answers with that order.
 func (s *Service) Place(ctx context.Context, userID string, p Placement, claim *KeyClaim) (Order, error) {
 	lines := p.Lines()
 	for _, l := range lines {
@@ -85,38 +92,77 @@ func (s *Service) Place(ctx context.Context, userID string, p Placement, claim *
 		}
 	}
 	id := NewID()
+	if claim != nil {
+		id = claim.OrderID
+	}
 	res, err := s.Catalog.Reserve(ctx, id, lines)
+	if errors.Is(err, ErrReservationReleased) && claim != nil {
+		// An earlier attempt with the key made the id too long ago (or
+		// its stock was released).
+		if id, err = s.renew(ctx, claim); err != nil {
+			return Order{}, err
+		}
+		res, err = s.Catalog.Reserve(ctx, id, lines)
+	}
 	if r, ok := rejectionOf(err); ok {
 		s.Metrics.Rejected(r.reason)
 		return Order{}, r.err
 	}
 	if err != nil {
-		s.release(ctx, id)
-		return Order{}, unknownOutcome("place: reserve "+id, err)
+		// With a key, the id stays held for a retry, which reserves under
+		// it again (or else the Reconciler's sweep releases it): releasing
+		// it here could take the stock of an order that a retry, having
+		// taken the key over, is recording under the same id.
+		if claim == nil {
+			s.release(ctx, id)
+		}
+		return Order{}, unknownOutcome("place: reserve "+id, claim, err)
 	}
 	items, total, currency, err := Price(lines, res)
 	if err != nil {
-		// The stock is held but the order cannot stand: give it back.
+		// The stock is held but the order cannot stand, now or on a retry
+		// (it would be priced alike): give it back.
 		s.release(ctx, id)
 		if r, ok := rejectionOf(err); ok {
 			s.Metrics.Rejected(r.reason)
 			return Order{}, r.err
 		}
-		return Order{}, unknownOutcome("place: price "+id, err)
+		return Order{}, unknownOutcome("place: price "+id, claim, err)
 	}
 	o := Order{ID: id, UserID: userID, Status: StatusConfirmed, Items: items, TotalCents: total, Currency: currency}
 	if o.CreatedAt, err = s.Store.Create(ctx, o, claim); err != nil {
 		if errors.Is(err, ErrKeyInFlight) {
-			// Nothing was recorded: another request holds the key now.
-			s.release(ctx, id)
+			// Nothing was recorded: another request took the key, and the
+			// order id with it, over; its stock is that request's now.
 			return Order{}, err
 		}
 		// The order may or may not have been recorded, so its stock must
-		// stay: the Reconciler's sweep releases it if it was not.
-		return Order{}, unknownOutcome("place: record "+id, err)
+		// stay: a retry with the key resumes the order or records it, and
+		// otherwise the Reconciler's sweep releases it if it was not.
+		return Order{}, unknownOutcome("place: record "+id, claim, err)
 	}
 	s.Metrics.Placed(o)
 	return o, nil
+}
+
+// renew moves the claim's key to a new order id when the catalog refuses
+// to reserve under its id, which is too old (or was released). The old id
+// is released first, so that nothing an earlier attempt reserved under it
+// stays held: its order was not recorded (ClaimKey resumes it then), and
+// none can be any more, since the catalog refuses the id.
+func (s *Service) renew(ctx context.Context, claim *KeyClaim) (string, error) {
+	old, id := claim.OrderID, NewID()
+	if err := s.Catalog.Release(ctx, old); err != nil {
+		return "", unknownOutcome("place: release "+old, claim, err)
+	}
+	if err := s.Store.ReassignKey(ctx, *claim, old, id); err != nil {
+		if errors.Is(err, ErrKeyInFlight) {
+			return "", err
+		}
+		return "", unknownOutcome("place: reassign "+old, claim, err)
+	}
+	claim.OrderID = id
+	return id, nil
 }
 
 // release gives back the stock the catalog may hold for an order that is

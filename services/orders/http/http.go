@@ -31,7 +31,7 @@ const headerReplayed = "Idempotent-Replayed"
 type KeyStore interface {
 	ClaimKey(ctx context.Context, userID, key string, hash []byte, ttl, lease time.Duration) (orders.KeyClaim, *orders.StoredResponse, error)
 	CompleteKey(ctx context.Context, claim orders.KeyClaim, status int, body []byte) error
-	ReleaseKey(ctx context.Context, claim orders.KeyClaim) error
+	UnlockKey(ctx context.Context, claim orders.KeyClaim) error
 }
 
 // Handler holds the orders API's handlers.
@@ -151,13 +151,12 @@ func (h *Handler) placeOnce(ctx context.Context, c echo.Context, v orders.Viewer
 	if err != nil {
 		problem := web.ProblemFor(err)
 		if problem.Status >= 500 {
-			// The outcome is unknown: a retry must run again, not replay,
-			// so the key goes. Unless it names a confirmed order: then it
-			// stays, for a later retry to resume that order.
-			if claim.Resume == "" {
-				if rerr := h.Keys.ReleaseKey(ctx, claim); rerr != nil {
-					h.Logger.WarnContext(ctx, "releasing an idempotency key failed; it frees itself after its lease", "err", rerr)
-				}
+			// The outcome is unknown: a retry must run again, not replay.
+			// The key is unlocked for it, keeping its order id, so that the
+			// retry resumes that order if it was recorded, or places it
+			// under the same id, never a second one.
+			if uerr := h.Keys.UnlockKey(ctx, claim); uerr != nil {
+				h.Logger.WarnContext(ctx, "unlocking an idempotency key failed; it unlocks itself after its lease", "err", uerr)
 			}
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 	"bazaar/orders/internal/pgtest"
 	"bazaar/orders/postgres"
 	"bazaar/platform/apperr"
+	"bazaar/platform/ident"
 	"bazaar/platform/pg"
 )
 
@@ -358,39 +359,102 @@ func TestClaimKeyRace(t *testing.T) {
 	}
 }
 
-func TestReleasedAndExpiredKeys(t *testing.T) {
+// A request whose outcome was unknown unlocks its key, which keeps its
+// order id: the retry takes it over under the same id, and resumes the
+// order once it is recorded.
+func TestUnlockedAndExpiredKeys(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
 	hash := []byte("h")
 
-	// A request whose outcome was unknown releases its key: a retry runs.
 	first, _, err := s.ClaimKey(ctx, "alice", "k", hash, time.Hour, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ReleaseKey(ctx, first); err != nil {
+	if !ident.IsUUIDv7(first.OrderID) || first.Resume != "" {
+		t.Fatalf("first claim = %+v, want a UUIDv7 order id and nothing to resume", first)
+	}
+	if err := s.UnlockKey(ctx, first); err != nil {
 		t.Fatal(err)
 	}
 	second, stored, err := s.ClaimKey(ctx, "alice", "k", hash, time.Hour, time.Minute)
-	if err != nil || stored != nil || second.Token == first.Token {
-		t.Fatalf("claim after release = %+v, %+v, %v", second, stored, err)
+	if err != nil || stored != nil || second.Token == first.Token || second.OrderID != first.OrderID || second.Resume != "" {
+		t.Fatalf("claim after unlock = %+v, %+v, %v; want a new token for order id %s", second, stored, err, first.OrderID)
 	}
-	// The first request lost the key: it can neither record nor link.
+	// The first request lost the key: it can neither record, nor link,
+	// nor move, nor unlock it.
 	lost := confirmed("alice")
+	lost.ID = first.OrderID
 	if _, err := s.Create(ctx, lost, &first); !errors.Is(err, orders.ErrKeyInFlight) {
 		t.Errorf("Create with a lost claim: err = %v, want ErrKeyInFlight", err)
 	}
 	if _, err := s.Order(ctx, lost.ID); apperr.Code(err) != apperr.NotFound {
 		t.Errorf("an order with a lost claim was recorded: err = %v", err)
 	}
+	if err := s.ReassignKey(ctx, first, first.OrderID, orders.NewID()); !errors.Is(err, orders.ErrKeyInFlight) {
+		t.Errorf("ReassignKey with a lost claim: err = %v, want ErrKeyInFlight", err)
+	}
+	if err := s.UnlockKey(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ClaimKey(ctx, "alice", "k", hash, time.Hour, time.Minute); !errors.Is(err, orders.ErrKeyInFlight) {
+		t.Errorf("a lost claim's unlock freed the key: err = %v, want ErrKeyInFlight", err)
+	}
+
+	// The claim moves the key to a new id, only from the id it names.
+	renewed := orders.NewID()
+	if err := s.ReassignKey(ctx, second, orders.NewID(), renewed); !errors.Is(err, orders.ErrKeyInFlight) {
+		t.Errorf("ReassignKey from an id the key does not name: err = %v, want ErrKeyInFlight", err)
+	}
+	if err := s.ReassignKey(ctx, second, second.OrderID, renewed); err != nil {
+		t.Fatal(err)
+	}
+	o := confirmed("alice")
+	o.ID = renewed
+	if _, err := s.Create(ctx, o, &second); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UnlockKey(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	third, stored, err := s.ClaimKey(ctx, "alice", "k", hash, time.Hour, time.Minute)
+	if err != nil || stored != nil || third.Resume != renewed || third.OrderID != renewed {
+		t.Fatalf("claim after the order was recorded = %+v, %+v, %v; want to resume %s", third, stored, err, renewed)
+	}
+	// A stored response is final: unlocking cannot reopen it.
+	if err := s.CompleteKey(ctx, third, 201, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UnlockKey(ctx, third); err != nil {
+		t.Fatal(err)
+	}
+	if _, stored, err := s.ClaimKey(ctx, "alice", "k", hash, time.Hour, time.Minute); err != nil || stored == nil || stored.Status != 201 {
+		t.Errorf("claim of a completed key = %+v, %v; want the stored 201", stored, err)
+	}
+
+	// A key the previous version of the service claimed has no order id: the take-over
+	// gives it one.
+	old, _, err := s.ClaimKey(ctx, "alice", "prev", hash, time.Hour, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE idempotency_keys SET order_id = NULL, locked_until = now() WHERE key = 'prev'`); err != nil {
+		t.Fatal(err)
+	}
+	taken, _, err := s.ClaimKey(ctx, "alice", "prev", hash, time.Hour, time.Minute)
+	if err != nil || !ident.IsUUIDv7(taken.OrderID) || taken.OrderID == old.OrderID || taken.Resume != "" {
+		t.Errorf("take-over of a key with no order id = %+v, %v; want a new order id", taken, err)
+	}
 
 	// An expired key is claimed anew, even with another body, and purged.
-	if _, _, err := s.ClaimKey(ctx, "alice", "old", hash, time.Millisecond, time.Minute); err != nil {
+	expiring, _, err := s.ClaimKey(ctx, "alice", "old", hash, time.Millisecond, time.Minute)
+	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(5 * time.Millisecond)
-	if _, stored, err := s.ClaimKey(ctx, "alice", "old", []byte("other"), time.Millisecond, time.Minute); err != nil || stored != nil {
-		t.Fatalf("claim of an expired key = %+v, %v", stored, err)
+	anew, stored, err := s.ClaimKey(ctx, "alice", "old", []byte("other"), time.Millisecond, time.Minute)
+	if err != nil || stored != nil || anew.OrderID == expiring.OrderID {
+		t.Fatalf("claim of an expired key = %+v, %+v, %v; want a new order id", anew, stored, err)
 	}
 	time.Sleep(5 * time.Millisecond)
 	if n, err := s.PurgeKeys(ctx, 100); err != nil || n != 1 {
@@ -425,14 +489,15 @@ func TestAbandonedKeys(t *testing.T) {
 		t.Errorf("a dead request's late write must not complete the key: err = %v, want ErrKeyInFlight", err)
 	}
 
-	// A dead request that recorded no order: the retry runs anew.
+	// A dead request that recorded no order: the retry runs again, under
+	// the same order id.
 	dead, _, err = s.ClaimKey(ctx, "alice", "k2", hash, time.Hour, time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(5 * time.Millisecond)
 	retry, stored, err = s.ClaimKey(ctx, "alice", "k2", hash, time.Hour, time.Minute)
-	if err != nil || stored != nil || retry.Resume != "" || retry.Token == dead.Token {
-		t.Fatalf("retry of a dead request with no order = %+v, %+v, %v; want a fresh claim", retry, stored, err)
+	if err != nil || stored != nil || retry.Resume != "" || retry.Token == dead.Token || retry.OrderID != dead.OrderID {
+		t.Fatalf("retry of a dead request with no order = %+v, %+v, %v; want a new claim on order id %s", retry, stored, err, dead.OrderID)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"bazaar/orders"
+	"bazaar/platform/ident"
 )
 
 // fakeCatalog implements the catalog's internal reservation API in memory
@@ -25,8 +26,12 @@ type fakeCatalog struct {
 	reserveCalls int
 	returned     int      // releases that put stock back
 	requestIDs   []string // X-Request-Id of every call
+	calls        []string // "reserve <order id>" or "release <order id>", in the order they came
 	delay        time.Duration
 	down         bool
+	// refuseBefore makes order ids made before it too old to reserve
+	// under, as the catalog refuses ids made more than 30 s ago.
+	refuseBefore time.Time
 }
 
 type fakeProduct struct {
@@ -89,6 +94,27 @@ func (f *fakeCatalog) counts() (reserveCalls, reservations, returned int) {
 	return f.reserveCalls, len(f.reservations), f.returned
 }
 
+// seenCalls returns the reserves and releases received, in order.
+func (f *fakeCatalog) seenCalls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+// held returns the order ids whose stock is reserved.
+func (f *fakeCatalog) held() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ids []string
+	for id, r := range f.reservations {
+		if r.status == orders.Reserved {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
 func (f *fakeCatalog) seenRequestIDs() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -136,6 +162,12 @@ func (f *fakeCatalog) reserve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.reserveCalls++
+	f.calls = append(f.calls, "reserve "+req.OrderID)
+	if ident.UUIDTime(req.OrderID).Before(f.refuseBefore) {
+		f.mu.Unlock()
+		problem(w, http.StatusConflict, "conflict", "the order id was made too long ago")
+		return
+	}
 	if res, ok := f.reservations[req.OrderID]; ok {
 		f.mu.Unlock()
 		if res.status == orders.Released {
@@ -171,6 +203,7 @@ func (f *fakeCatalog) reserve(w http.ResponseWriter, r *http.Request) {
 func (f *fakeCatalog) release(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	f.mu.Lock()
+	f.calls = append(f.calls, "release "+id)
 	res, ok := f.reservations[id]
 	switch {
 	case !ok:

@@ -419,16 +419,18 @@ func TestMixedCurrencies(t *testing.T) {
 }
 
 // The catalog reserves but its answers never arrive in time: the client
-// gets a 503, no order is recorded, and the stock is released at once (the
-// release too answers late, but it is done). A retry with the same key
-// runs again.
+// gets a 503, no order is recorded, and, the request having no
+// Idempotency-Key, the stock is released at once (the release too answers
+// late, but it is done).
 func TestCatalogTimeout(t *testing.T) {
 	h := start(t)
 	h.catalog.set(func(f *fakeCatalog) { f.delay = time.Second })
-	body := lines(mug, 3)
-	r := h.call("POST", "/api/orders", "alice", body, "Idempotency-Key", "k-timeout")
+	r := h.call("POST", "/api/orders", "alice", lines(mug, 3))
 	if r.status != http.StatusServiceUnavailable || r.problemCode(t) != "service-unavailable" {
 		t.Fatalf("POST = %d %s, want 503", r.status, r.body)
+	}
+	if !strings.Contains(string(r.body), "may or may not stand") {
+		t.Errorf("the 503 does not say the order may stand: %s", r.body)
 	}
 	calls, reservations, returned := h.catalog.counts()
 	if calls != 2 || reservations != 1 || returned != 1 || h.catalog.stock(mug) != 10 {
@@ -438,17 +440,130 @@ func TestCatalogTimeout(t *testing.T) {
 	if n := h.count(`SELECT count(*) FROM orders`); n != 0 {
 		t.Errorf("%d orders recorded after a 503, want none", n)
 	}
-	if n := h.count(`SELECT count(*) FROM idempotency_keys`); n != 0 {
-		t.Errorf("%d idempotency keys kept after a 503, want none", n)
-	}
+}
 
-	h.catalog.set(func(f *fakeCatalog) { f.delay = 0 })
-	retry := h.call("POST", "/api/orders", "alice", body, "Idempotency-Key", "k-timeout")
+// placeFails makes recording orders fail, as when PostgreSQL breaks between
+// the reservation and the record, until the returned function is called.
+func (h *harness) placeFails() (restore func()) {
+	h.t.Helper()
+	if _, err := pool.Exec(h.t.Context(), `
+		CREATE FUNCTION fail_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'recording fails for the test'; END $$;
+		CREATE TRIGGER fail_insert BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION fail_insert()`); err != nil {
+		h.t.Fatal(err)
+	}
+	restore = func() {
+		if _, err := pool.Exec(context.Background(), `
+			DROP TRIGGER IF EXISTS fail_insert ON orders;
+			DROP FUNCTION IF EXISTS fail_insert()`); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	h.t.Cleanup(restore)
+	return restore
+}
+
+// keyOrderID is the order id the user's idempotency key names.
+func (h *harness) keyOrderID(user, key string) string {
+	h.t.Helper()
+	var id string
+	if err := pool.QueryRow(h.t.Context(), `SELECT order_id::text FROM idempotency_keys WHERE user_id = $1 AND key = $2`,
+		user, key).Scan(&id); err != nil {
+		h.t.Fatal(err)
+	}
+	return id
+}
+
+// A first attempt that reserved and then failed with a 503 leaves its
+// stock held under the key's order id; a retry with the same key reserves
+// under that id again, which holds nothing more, and records the order:
+// one reservation and one order for the key, whichever step failed.
+func TestRetryKeepsOneReservation(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fail func(h *harness) (restore func())
+	}{
+		{"catalog answers too late", func(h *harness) func() {
+			h.catalog.set(func(f *fakeCatalog) { f.delay = time.Second })
+			return func() { h.catalog.set(func(f *fakeCatalog) { f.delay = 0 }) }
+		}},
+		{"recording fails", (*harness).placeFails},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := start(t)
+			body := lines(mug, 3)
+			restore := tc.fail(h)
+			r := h.call("POST", "/api/orders", "alice", body, "Idempotency-Key", "k-retry")
+			if r.status != http.StatusServiceUnavailable || r.problemCode(t) != "service-unavailable" {
+				t.Fatalf("POST = %d %s, want 503", r.status, r.body)
+			}
+			if !strings.Contains(string(r.body), "Retry with the same Idempotency-Key") {
+				t.Errorf("the 503 does not tell to retry with the key: %s", r.body)
+			}
+			first := h.keyOrderID("alice", "k-retry")
+			if held := h.catalog.held(); len(held) != 1 || held[0] != first || h.catalog.stock(mug) != 7 {
+				t.Fatalf("after the 503 the catalog holds %q (mug stock %d); want the key's order id %s, 7", held, h.catalog.stock(mug), first)
+			}
+			if n := h.count(`SELECT count(*) FROM orders`); n != 0 {
+				t.Fatalf("%d orders recorded after a 503, want none", n)
+			}
+
+			restore()
+			retry := h.call("POST", "/api/orders", "alice", body, "Idempotency-Key", "k-retry")
+			if retry.status != http.StatusCreated || retry.order(t).ID != first {
+				t.Fatalf("retry = %d %s, want 201 with order %s", retry.status, retry.body, first)
+			}
+			if held := h.catalog.held(); len(held) != 1 || held[0] != first || h.catalog.stock(mug) != 7 {
+				t.Errorf("after the retry the catalog holds %q (mug stock %d); want only %s, 7", held, h.catalog.stock(mug), first)
+			}
+			if _, reservations, returned := h.catalog.counts(); reservations != 1 || returned != 0 {
+				t.Errorf("catalog: %d reservations, %d returned; want 1, 0", reservations, returned)
+			}
+			if n := h.count(`SELECT count(*) FROM orders WHERE id = $1`, first); n != 1 || h.count(`SELECT count(*) FROM orders`) != 1 {
+				t.Errorf("orders: want exactly the one under %s", first)
+			}
+			replay := h.call("POST", "/api/orders", "alice", body, "Idempotency-Key", "k-retry")
+			if replay.status != http.StatusCreated || replay.header.Get("Idempotent-Replayed") != "true" || replay.order(t).ID != first {
+				t.Errorf("replay = %d %s, want the retry's 201", replay.status, replay.body)
+			}
+		})
+	}
+}
+
+// A retry that comes once the catalog refuses the key's order id as too
+// old releases that id first, so nothing of it stays held, then moves the
+// key to a new id and reserves under it.
+func TestRetryRenewsTooOldOrderID(t *testing.T) {
+	h := start(t)
+	body := lines(mug, 3)
+	restore := h.placeFails()
+	if r := h.call("POST", "/api/orders", "alice", body, "Idempotency-Key", "k-old"); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("POST = %d %s, want 503", r.status, r.body)
+	}
+	old := h.keyOrderID("alice", "k-old")
+	if held := h.catalog.held(); len(held) != 1 || held[0] != old {
+		t.Fatalf("after the 503 the catalog holds %q, want %s", held, old)
+	}
+	restore()
+	time.Sleep(5 * time.Millisecond)
+	h.catalog.set(func(f *fakeCatalog) { f.refuseBefore = time.Now().Truncate(time.Millisecond) })
+
+	retry := h.call("POST", "/api/orders", "alice", body, "Idempotency-Key", "k-old")
 	if retry.status != http.StatusCreated {
 		t.Fatalf("retry = %d %s, want 201", retry.status, retry.body)
 	}
-	if h.catalog.stock(mug) != 7 {
-		t.Errorf("mug stock = %d, want 7", h.catalog.stock(mug))
+	renewed := retry.order(t).ID
+	if renewed == old || !ident.IsUUIDv7(renewed) || h.keyOrderID("alice", "k-old") != renewed {
+		t.Fatalf("retry placed order %s (key names %s), want a new id instead of %s", renewed, h.keyOrderID("alice", "k-old"), old)
+	}
+	want := []string{"reserve " + old, "reserve " + old, "release " + old, "reserve " + renewed}
+	if diff := cmp.Diff(want, h.catalog.seenCalls()); diff != "" {
+		t.Errorf("catalog calls (-want +got):\n%s", diff)
+	}
+	if held := h.catalog.held(); len(held) != 1 || held[0] != renewed || h.catalog.stock(mug) != 7 {
+		t.Errorf("after the retry the catalog holds %q (mug stock %d); want only %s, 7", held, h.catalog.stock(mug), renewed)
+	}
+	if n := h.count(`SELECT count(*) FROM orders`); n != 1 {
+		t.Errorf("%d orders, want 1", n)
 	}
 }
 
