@@ -24,8 +24,10 @@
 # serves: they must be expand/contract (docs/runbook.md).
 #
 # Settings: COMPOSE_PROJECT_NAME and COMPOSE_FILE (which stack; also -p),
-# DEPLOY_HEALTH_TIMEOUT (seconds to wait for health, default 120), and those
-# of deploy/reload-nginx.sh.
+# DEPLOY_HEALTH_TIMEOUT (seconds to wait for health, default 120),
+# DEPLOY_DNS_TIMEOUT (seconds to wait for the service name to list the new
+# containers, and then no longer the old ones, default 30), and those of
+# deploy/reload-nginx.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +46,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#services[@]} -gt 0 ] || services=(catalog users orders)
 health_timeout=${DEPLOY_HEALTH_TIMEOUT:-120}
+dns_timeout=${DEPLOY_DNS_TIMEOUT:-30}
 
 log() { printf '==> %s\n' "$*"; }
 die() { printf 'deploy: %s\n' "$*" >&2; exit 1; }
@@ -157,13 +160,13 @@ for svc in "${services[@]}"; do
 
 	mapfile -t new_ips < <(for id in "${new[@]}"; do ips "$id"; done)
 	mapfile -t old_ips < <(for id in "${old[@]}"; do ips "$id"; done)
-	wait_until 30 "$svc resolves to the new containers" resolves "$svc" yes "${new_ips[@]}" ||
+	wait_until "$dns_timeout" "$svc resolves to the new containers" resolves "$svc" yes "${new_ips[@]}" ||
 		die "$svc: DNS never listed the new containers"
 	log "$svc: healthy; reloading nginx to send them traffic"
 	reload_nginx
 	log "$svc: stopping the old container(s) (they drain in-flight requests)"
 	docker stop "${old[@]}" >/dev/null
-	wait_until 30 "$svc no longer resolves to the old containers" resolves "$svc" no "${old_ips[@]}" ||
+	wait_until "$dns_timeout" "$svc no longer resolves to the old containers" resolves "$svc" no "${old_ips[@]}" ||
 		die "$svc: DNS still lists stopped containers"
 	reload_nginx
 	docker rm "${old[@]}" >/dev/null

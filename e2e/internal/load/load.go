@@ -154,7 +154,8 @@ func (r *Run) Stop() Results {
 
 // NewClient returns an HTTP client for load: up to conns keep-alive
 // connections to one host, no transparent gzip (so that every target is
-// answered the same way), and timeout on each request.
+// answered the same way), and timeout on each request. NewBrowserClient's
+// client also resends as browsers do.
 func NewClient(conns int, timeout time.Duration) *http.Client {
 	return &http.Client{
 		Timeout: timeout,

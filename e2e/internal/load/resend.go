@@ -1,0 +1,108 @@
+package load
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// BrowserClient is a load client that resends a request the way browsers
+// do: once, when it went out on a reused keep-alive connection that the
+// server closed before sending any byte of an answer. HTTP/1.1 allows a
+// server to close an idle keep-alive connection at any time (nginx closes
+// them all when it reloads), so a request written at that moment meets a
+// closed connection without the server having read it; browsers then resend
+// it on another connection, POST included, and their users never see it.
+// Go's http.Transport resends only requests it knows to be idempotent, so a
+// client without this would count failures a person would not see.
+//
+// Every resend is recorded (see Resent), so a test can report how often it
+// happened; a request that fails again is not resent a second time.
+type BrowserClient struct {
+	*http.Client
+	rt *resendTransport
+}
+
+// Resend is one request that BrowserClient sent a second time.
+type Resend struct {
+	At     time.Time
+	Method string
+	URL    string
+	Err    error // what the first attempt got
+}
+
+// NewBrowserClient returns a client like NewClient's that resends as
+// browsers do.
+func NewBrowserClient(conns int, timeout time.Duration) *BrowserClient {
+	c := NewClient(conns, timeout)
+	rt := &resendTransport{base: c.Transport}
+	c.Transport = rt
+	return &BrowserClient{Client: c, rt: rt}
+}
+
+// Resent returns the requests resent so far, in the order they were.
+func (c *BrowserClient) Resent() []Resend {
+	c.rt.mu.Lock()
+	defer c.rt.mu.Unlock()
+	return append([]Resend(nil), c.rt.resent...)
+}
+
+type resendTransport struct {
+	base   http.RoundTripper
+	mu     sync.Mutex
+	resent []Resend
+}
+
+func (t *resendTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var mu sync.Mutex
+	var reused, answered bool
+	trace := &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			mu.Lock()
+			reused = info.Reused
+			mu.Unlock()
+		},
+		GotFirstResponseByte: func() {
+			mu.Lock()
+			answered = true
+			mu.Unlock()
+		},
+	}
+	resp, err := t.base.RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+	mu.Lock()
+	resend := err != nil && reused && !answered && closedUnanswered(err) && req.Context().Err() == nil
+	mu.Unlock()
+	if !resend {
+		return resp, err
+	}
+	again := req.Clone(req.Context())
+	if req.Body != nil && req.Body != http.NoBody {
+		if req.GetBody == nil {
+			return resp, err // the body cannot be sent again
+		}
+		body, gerr := req.GetBody()
+		if gerr != nil {
+			return resp, err
+		}
+		again.Body = body
+	}
+	t.mu.Lock()
+	t.resent = append(t.resent, Resend{At: time.Now(), Method: req.Method, URL: req.URL.String(), Err: err})
+	t.mu.Unlock()
+	return t.base.RoundTrip(again)
+}
+
+// closedUnanswered reports whether err says the connection was closed
+// under the request: the end of the stream, a reset, or a write into a
+// closed connection (not, say, a timeout, which a browser does not retry).
+func closedUnanswered(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		// net/http's errServerClosedIdle, which it does not export.
+		strings.Contains(err.Error(), "server closed idle connection")
+}
