@@ -19,8 +19,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"bazaar/e2e/internal/load"
 )
@@ -33,7 +36,16 @@ type faultStack struct {
 	root    string
 	env     []string // docker compose's environment: the same interpolation as StartStack's
 	admin   *Client
+	// The services reach PostgreSQL through Toxiproxy (toxiproxyCompose):
+	// toxiproxy is its HTTP API, pgProxy the proxied PostgreSQL (host:port),
+	// both published on the host.
+	toxiproxy string
+	pgProxy   string
 }
+
+// toxiproxyCompose is the override that puts Toxiproxy between the services
+// and PostgreSQL in the fault stack.
+const toxiproxyCompose = "e2e/toxiproxy/compose.yml"
 
 // startFaultStack starts the project's compose file under a project name of
 // its own, on a network the docker compose CLI adopts (the tests scale
@@ -44,6 +56,9 @@ type faultStack struct {
 // which no rolling restart can survive.
 func startFaultStack(ctx context.Context, t *testing.T) *faultStack {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a compose stack of its own; -short runs only the offline tests")
+	}
 	t.Setenv("JWT_PRIVATE_KEY", newSigningKeyPEM(t))
 	// Faults are under test here, not nginx's rate limits, and the checks
 	// read every order back as fast as they can.
@@ -51,7 +66,7 @@ func startFaultStack(ctx context.Context, t *testing.T) *faultStack {
 	project := fmt.Sprintf("bazaar-fault-%d", os.Getpid())
 	adoptableNetwork(t, project)
 	start := time.Now()
-	s, err := StartStack(ctx, project)
+	s, err := StartStack(ctx, project, toxiproxyCompose)
 	if s != nil {
 		t.Cleanup(s.Stop)
 	}
@@ -71,7 +86,15 @@ func startFaultStack(ctx context.Context, t *testing.T) *faultStack {
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		f.env = append(f.env, k+"="+env[k])
 	}
-	f.env = append(f.env, "COMPOSE_PROJECT_NAME="+project, "COMPOSE_FILE="+filepath.Join(root, "docker-compose.yml"))
+	f.env = append(f.env, "COMPOSE_PROJECT_NAME="+project, "COMPOSE_FILE="+strings.Join(s.Files, string(filepath.ListSeparator)))
+	if f.toxiproxy, err = s.endpoint(ctx, "toxiproxy", "8474/tcp"); err != nil {
+		t.Fatal(err)
+	}
+	pg, err := s.endpoint(ctx, "toxiproxy", "5432/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.pgProxy = strings.TrimPrefix(pg, "http://")
 	f.admin = f.signIn(t, envOr("ADMIN_EMAIL", "admin@bazaar.local"), envOr("ADMIN_PASSWORD", "change-me-admin"))
 	return f
 }
@@ -80,7 +103,7 @@ func startFaultStack(ctx context.Context, t *testing.T) *faultStack {
 func (f *faultStack) logsOnFailure(t *testing.T) {
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("end of the services' logs:\n%s", f.compose(t, "logs", "--no-color", "--tail", "25", "catalog", "users", "orders", "postgres", "nginx"))
+			t.Logf("end of the services' logs:\n%s", f.compose(t, "logs", "--no-color", "--tail", "25", "catalog", "users", "orders", "postgres", "toxiproxy", "nginx"))
 		}
 	})
 }
@@ -114,15 +137,28 @@ func (f *faultStack) signIn(t *testing.T, email, password string) *Client {
 	return f.client(tok.AccessToken)
 }
 
+// shopperPassword is the password of every customer the fault tests register.
+const shopperPassword = "correct horse battery"
+
 // newShoppers registers n customers and signs them in.
 func (f *faultStack) newShoppers(t *testing.T, n int) []*Client {
 	t.Helper()
 	out := make([]*Client, n)
+	for i, email := range f.newAccounts(t, n) {
+		out[i] = f.signIn(t, email, shopperPassword)
+	}
+	return out
+}
+
+// newAccounts registers n customers, with shopperPassword, and returns
+// their addresses.
+func (f *faultStack) newAccounts(t *testing.T, n int) []string {
+	t.Helper()
+	out := make([]string, n)
 	for i := range out {
-		email := fmt.Sprintf("fault-%s@example.com", uniqueWord())
-		f.client("").Do(t, "POST", "/api/users/register", map[string]string{"email": email, "password": "correct horse battery", "name": "Fault"}).
+		out[i] = fmt.Sprintf("fault-%s@example.com", uniqueWord())
+		f.client("").Do(t, "POST", "/api/users/register", map[string]string{"email": out[i], "password": shopperPassword, "name": "Fault"}).
 			Expect(t, http.StatusCreated, nil)
-		out[i] = f.signIn(t, email, "correct horse battery")
 	}
 	return out
 }
@@ -343,4 +379,277 @@ func report(t *testing.T, name string, rs load.Results, kind func(i int) string)
 		}
 		t.Logf("request %d (%s) at %s, after %s: status %d: %v", r.I, what, load.Round(r.Start), load.Round(r.Latency), r.Status, r.Err)
 	}
+}
+
+// pgLatency is the latency the slow-connection tests add to each direction
+// of the link between the services and PostgreSQL: a round trip then takes
+// twice as long, and a new connection (startup and SCRAM authentication,
+// three round trips) six times. E2E_PG_LATENCY (a Go duration) overrides it.
+func pgLatency(t *testing.T) time.Duration {
+	t.Helper()
+	d, err := time.ParseDuration(envOr("E2E_PG_LATENCY", "100ms"))
+	if err != nil || d < 0 {
+		t.Fatalf("E2E_PG_LATENCY: %v", err)
+	}
+	return d
+}
+
+// toxiproxyAPI sends one request to Toxiproxy's HTTP API and fails the test
+// unless it answers want.
+func (f *faultStack) toxiproxyAPI(t *testing.T, method, path string, body any, want int) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, f.toxiproxy+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("toxiproxy: %s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("toxiproxy: %s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, data)
+	}
+}
+
+// slowDatabase adds latency to both directions of the proxied link between
+// the services and PostgreSQL, for connections open and to come, and logs
+// what a new connection then takes. It returns a func that takes the
+// latency away again, which also runs when the test ends (once in all).
+func (f *faultStack) slowDatabase(t *testing.T, latency time.Duration) (undo func()) {
+	t.Helper()
+	streams := []string{"upstream", "downstream"}
+	for _, stream := range streams {
+		f.toxiproxyAPI(t, "POST", "/proxies/postgres/toxics", map[string]any{
+			"name": "latency_" + stream, "type": "latency", "stream": stream, "toxicity": 1.0,
+			"attributes": map[string]any{"latency": latency.Milliseconds(), "jitter": 0},
+		}, http.StatusOK)
+	}
+	var once sync.Once
+	undo = func() {
+		once.Do(func() {
+			for _, stream := range streams {
+				f.toxiproxyAPI(t, "DELETE", "/proxies/postgres/toxics/latency_"+stream, nil, http.StatusNoContent)
+			}
+			t.Logf("latency between the services and PostgreSQL removed")
+		})
+	}
+	t.Cleanup(undo)
+	t.Logf("latency between the services and PostgreSQL: %s each way", latency)
+	if fastest := f.logConnectTimes(t, 5); fastest < 100*time.Millisecond {
+		t.Fatalf("with the latency a new connection took %s, want at least 100ms", load.Round(fastest))
+	}
+	return undo
+}
+
+// pgConnect opens one connection to PostgreSQL through the proxy, as
+// catalog's role (password authentication, as the services do), closes it
+// and returns how long opening took.
+func (f *faultStack) pgConnect(ctx context.Context) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	url := fmt.Sprintf("postgres://catalog:%s@%s/bazaar?sslmode=disable",
+		envOr("CATALOG_DB_PASSWORD", "catalog-dev-password"), f.pgProxy)
+	start := time.Now()
+	conn, err := pgconn.Connect(ctx, url)
+	took := time.Since(start)
+	if err != nil {
+		return took, err
+	}
+	conn.Close(ctx)
+	return took, nil
+}
+
+// logConnectTimes opens n connections through the proxy, one after the
+// other, logs how long each took and returns the fastest.
+func (f *faultStack) logConnectTimes(t *testing.T, n int) time.Duration {
+	t.Helper()
+	var times []time.Duration
+	for range n {
+		took, err := f.pgConnect(context.Background())
+		if err != nil {
+			t.Fatalf("connect to PostgreSQL through the proxy: %v", err)
+		}
+		times = append(times, load.Round(took))
+	}
+	t.Logf("a new PostgreSQL connection through the proxy took %v", times)
+	return slices.Min(times)
+}
+
+// waitPostgres tries connections through the proxy until one succeeds, and
+// returns when that attempt started (PostgreSQL was accepting connections
+// then, give or take the link's latency) and how long it took.
+func (f *faultStack) waitPostgres(ctx context.Context, timeout time.Duration) (at time.Time, took time.Duration, err error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		at = time.Now()
+		if took, err = f.pgConnect(ctx); err == nil {
+			return at, took, nil
+		}
+		select {
+		case <-ctx.Done():
+			return at, took, fmt.Errorf("PostgreSQL is not accepting connections through the proxy after %s: %w", timeout, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// readyAt asks service's /readyz every 100ms, with curl from inside nginx's
+// container (no docker exec per attempt, whose cost would blur the time),
+// until it passes or timeout runs out, and returns when it first passed.
+func (f *faultStack) readyAt(ctx context.Context, service string, timeout time.Duration) (time.Time, error) {
+	const script = `end=$(( $(date +%s) + $2 ))
+while [ "$(date +%s)" -lt "$end" ]; do
+	if curl -fsS -o /dev/null --max-time 2 "http://$1:8080/readyz" 2>/dev/null; then date +%s.%N; exit 0; fi
+	sleep 0.1
+done
+echo "$1: /readyz still fails after $2s" >&2; exit 1`
+	ctx, cancel := context.WithTimeout(ctx, timeout+time.Minute)
+	defer cancel()
+	nginx, err := command(ctx, f.env, "docker", "ps", "--quiet", "--filter", "label=com.docker.compose.project="+f.project, "--filter", "label=com.docker.compose.service=nginx")
+	if err != nil {
+		return time.Time{}, err
+	}
+	out, err := command(ctx, f.env, "docker", "exec", strings.TrimSpace(nginx), "sh", "-c", script, "sh", service, strconv.Itoa(int(timeout.Seconds())))
+	if err != nil {
+		return time.Time{}, err
+	}
+	sec, nsec, _ := strings.Cut(strings.TrimSpace(out), ".")
+	s, err1 := strconv.ParseInt(sec, 10, 64)
+	ns, err2 := strconv.ParseInt(nsec, 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return time.Time{}, fmt.Errorf("%s: readiness time %q: %w", service, out, err)
+	}
+	return time.Unix(s, ns), nil
+}
+
+// readyTimes runs readyAt for every service at once.
+func (f *faultStack) readyTimes(ctx context.Context, services []string, timeout time.Duration) (map[string]time.Time, error) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var errs []error
+	out := map[string]time.Time{}
+	for _, s := range services {
+		wg.Go(func() {
+			at, err := f.readyAt(ctx, s, timeout)
+			mu.Lock()
+			defer mu.Unlock()
+			out[s] = at
+			errs = append(errs, err)
+		})
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+// restartServices restarts the containers of services all at once, as a
+// host reboot or a redeploy would, waits until each answers /readyz and
+// logs how long that took. nginx is reloaded if a container came back
+// with another address.
+func (f *faultStack) restartServices(ctx context.Context, t *testing.T, services ...string) {
+	t.Helper()
+	ids, ips := map[string]string{}, map[string]string{}
+	for _, s := range services {
+		ids[s] = f.container(t, s)
+		ips[s] = f.ip(t, ids[s])
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, len(services))
+	for i, s := range services {
+		wg.Go(func() {
+			rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			defer cancel()
+			_, errs[i] = command(rctx, f.env, "docker", "restart", ids[s])
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	ready, err := f.readyTimes(ctx, services, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range services {
+		t.Logf("%s: restarted in %s, ready %s later", s, load.Round(restarted.Sub(start)), load.Round(ready[s].Sub(restarted)))
+	}
+	for _, s := range services {
+		if ip := f.ip(t, ids[s]); ip != ips[s] {
+			t.Logf("%s came back at %s (was %s): reloading nginx", s, ip, ips[s])
+			f.reloadNginx(t)
+			break
+		}
+	}
+}
+
+// burstRequest is one request of a burst: it returns the outcome and the
+// answer's body.
+type burstRequest func(ctx context.Context, c *http.Client) (load.Outcome, []byte)
+
+// burst sends every request at once (they all wait at a barrier until the
+// last is ready to go) and returns the results, latency counted from the
+// barrier. An answer that is not 200 or 201 is an unexpected one, with its
+// body in the error.
+func burst(ctx context.Context, requests []burstRequest) load.Results {
+	c := load.NewClient(len(requests), 30*time.Second)
+	defer c.CloseIdleConnections()
+	results := make([]load.Result, len(requests))
+	var ready, done sync.WaitGroup
+	ready.Add(len(requests))
+	barrier := make(chan struct{})
+	var start time.Time
+	for i, send := range requests {
+		done.Go(func() {
+			ready.Done()
+			<-barrier
+			out, body := send(ctx, c)
+			results[i] = load.Result{Outcome: expect(out, http.StatusOK, http.StatusCreated), I: i, Latency: time.Since(start)}
+			if errors.Is(results[i].Err, errUnexpected) {
+				results[i].Err = fmt.Errorf("%w: %.300s", results[i].Err, body)
+			}
+		})
+	}
+	ready.Wait()
+	start = time.Now()
+	close(barrier)
+	done.Wait()
+	return load.Results{List: results, Elapsed: time.Since(start)}
+}
+
+// cutDatabase turns the proxy in front of PostgreSQL off: connections
+// through it are closed, and new ones refused at once, as they are where a
+// service dials a PostgreSQL that is gone (its name no longer resolves). It
+// returns a func that turns the proxy on again (which also runs when the
+// test ends). A test that kills PostgreSQL cuts the proxy first: Toxiproxy
+// dials upstream in its accept loop, without a timeout, and a dial to the
+// address of a container being torn down hangs (for as long as TCP retries
+// its SYN) with every connection accepted after it: the services would see
+// their handshakes stall until DB_CONNECT_TIMEOUT, an artefact of this
+// proxy, not what a service sees without one.
+func (f *faultStack) cutDatabase(t *testing.T) (restore func()) {
+	t.Helper()
+	f.toxiproxyAPI(t, "PATCH", "/proxies/postgres", map[string]any{"enabled": false}, http.StatusOK)
+	var once sync.Once
+	restore = func() {
+		once.Do(func() {
+			f.toxiproxyAPI(t, "PATCH", "/proxies/postgres", map[string]any{"enabled": true}, http.StatusOK)
+		})
+	}
+	t.Cleanup(restore)
+	return restore
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -17,13 +18,19 @@ import (
 )
 
 // TestFaults breaks a stack of its own while traffic flows through nginx,
-// and checks what users see: PostgreSQL killed, Redis stopped, a catalog
-// replica killed, and every service restarted one container at a time.
+// and checks what users see: a burst right after the services restart,
+// PostgreSQL killed, Redis stopped, a catalog replica killed, and every
+// service restarted one container at a time. The services reach PostgreSQL
+// through Toxiproxy, which slows the link down where a subtest says so.
 // The subtests run in order on one stack, each leaving it as it found it.
 func TestFaults(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	f := startFaultStack(ctx, t)
+	t.Run("ColdBurst", func(t *testing.T) {
+		t.Run("NoLatency", func(t *testing.T) { testColdBurst(ctx, t, f, 0) })
+		t.Run("SlowConnections", func(t *testing.T) { testColdBurst(ctx, t, f, pgLatency(t)) })
+	})
 	t.Run("PostgresKilled", func(t *testing.T) { testPostgresKilled(ctx, t, f) })
 	t.Run("RedisStopped", func(t *testing.T) { testRedisStopped(ctx, t, f) })
 	t.Run("CatalogReplicaKilled", func(t *testing.T) { testCatalogReplicaKilled(ctx, t, f) })
@@ -107,15 +114,83 @@ func confirmedUnits(t *testing.T, shoppers []*Client, p shopProduct) int {
 	return units
 }
 
+// testColdBurst restarts catalog, users and orders, and as soon as they are
+// ready sends 100 requests at once that each need PostgreSQL (logins,
+// product reads that miss the cache, searches, orders): every one must
+// succeed, with latency (each way) on the link to PostgreSQL or without.
+func testColdBurst(ctx context.Context, t *testing.T, f *faultStack, latency time.Duration) {
+	f.logsOnFailure(t)
+	const n = 100
+	kinds := [...]string{"login", "product", "search", "order"}
+	kind := func(i int) string { return kinds[i%len(kinds)] }
+	each := n / len(kinds)
+	// Everything the burst needs is made first, on the fast link: an
+	// account for each login and each order (at most 10 attempts at once per
+	// account pass the login limiter), a product for each read and each
+	// order (a product of its own, or the orders would queue on its row).
+	emails := f.newAccounts(t, each)
+	shoppers := f.newShoppers(t, each)
+	products := make([]shopProduct, 2*each)
+	for i := range products {
+		products[i] = f.newProduct(t, 10)
+	}
+	if latency > 0 {
+		defer f.slowDatabase(t, latency)()
+	} else {
+		f.logConnectTimes(t, 5)
+	}
+	f.restartServices(ctx, t, "catalog", "users", "orders")
+	// Nothing in the cache: every read and search goes to PostgreSQL.
+	f.docker(t, "exec", f.container(t, "redis"), "redis-cli", "FLUSHALL")
+
+	requests := make([]burstRequest, n)
+	for i := range requests {
+		k := i / len(kinds)
+		switch kind(i) {
+		case "login":
+			body := map[string]string{"email": emails[k], "password": shopperPassword}
+			requests[i] = func(ctx context.Context, c *http.Client) (load.Outcome, []byte) {
+				return call(ctx, c, f.BaseURL, "POST", "/api/users/login", "", body)
+			}
+		case "product":
+			path := "/api/catalog/products/" + products[k].ID
+			requests[i] = func(ctx context.Context, c *http.Client) (load.Outcome, []byte) {
+				return call(ctx, c, f.BaseURL, "GET", path, "", nil)
+			}
+		case "search":
+			path := "/api/catalog/products?q=" + uniqueWord()
+			requests[i] = func(ctx context.Context, c *http.Client) (load.Outcome, []byte) {
+				return call(ctx, c, f.BaseURL, "GET", path, "", nil)
+			}
+		case "order":
+			body := map[string]any{"items": []map[string]any{{"product_id": products[each+k].ID, "quantity": 1}}}
+			token, key := shoppers[k].Token, "burst-"+uniqueWord()
+			requests[i] = func(ctx context.Context, c *http.Client) (load.Outcome, []byte) {
+				return call(ctx, c, f.BaseURL, "POST", "/api/orders", token, body, "Idempotency-Key", key)
+			}
+		}
+	}
+	rs := burst(ctx, requests)
+	report(t, fmt.Sprintf("burst of %d after a restart, latency %s each way", n, latency), rs, kind)
+	if wrong := rs.Filter(func(r load.Result) bool { return r.Err != nil }).List; len(wrong) > 0 {
+		t.Errorf("%d of %d requests were not answered 200 or 201", len(wrong), n)
+	}
+}
+
 // testPostgresKilled kills PostgreSQL under a stream of orders, searches
-// and profile reads: every answer in the outage must be a 503 problem+json
-// within a second, readiness must fail, and the services must recover by
-// themselves once PostgreSQL is back, without losing or overselling a unit.
+// and profile reads, with latency on the link to PostgreSQL (a new
+// connection takes well over 100ms): every answer in the outage must be a
+// 503 problem+json within a second, readiness must fail, and the services
+// must recover by themselves, every one ready within 5s of PostgreSQL
+// accepting connections again, without losing or overselling a unit. The
+// proxy refuses connections while PostgreSQL is down (see cutDatabase);
+// it lets them through again just before PostgreSQL starts.
 func testPostgresKilled(ctx context.Context, t *testing.T, f *faultStack) {
 	f.logsOnFailure(t)
 	const initial = 5000
 	p := f.newProduct(t, initial)
 	shoppers := f.newShoppers(t, 4)
+	fastLink := f.slowDatabase(t, pgLatency(t))
 	book := &orderBook{placed: map[int][]string{}}
 	c := load.NewClient(64, 10*time.Second)
 	order := place(c, f.BaseURL, shoppers, p, book)
@@ -141,6 +216,8 @@ func testPostgresKilled(ctx context.Context, t *testing.T, f *faultStack) {
 
 	time.Sleep(3 * time.Second)
 	down := time.Now()
+	// PostgreSQL becomes unreachable, and dies (see cutDatabase).
+	reconnect := f.cutDatabase(t)
 	f.docker(t, "kill", pg)
 	for s, id := range services {
 		if !eventually(15*time.Second, func() bool { return !f.ready(id) }) {
@@ -148,16 +225,40 @@ func testPostgresKilled(ctx context.Context, t *testing.T, f *faultStack) {
 		}
 	}
 	time.Sleep(time.Until(down.Add(8 * time.Second)))
+	reconnect()
 	up := time.Now()
 	f.docker(t, "start", pg)
-	for s, id := range services {
-		if !eventually(time.Minute, func() bool { return f.ready(id) }) {
-			t.Fatalf("%s: /readyz still fails 1m after PostgreSQL restarted", s)
-		}
+	var (
+		wg              sync.WaitGroup
+		accepting       time.Time
+		connectTook     time.Duration
+		pgErr, readyErr error
+		ready           map[string]time.Time
+		names           = slices.Sorted(maps.Keys(services))
+	)
+	wg.Go(func() { accepting, connectTook, pgErr = f.waitPostgres(ctx, time.Minute) })
+	wg.Go(func() { ready, readyErr = f.readyTimes(ctx, names, time.Minute) })
+	wg.Wait()
+	if pgErr != nil {
+		t.Fatal(pgErr)
+	}
+	if readyErr != nil {
+		t.Fatalf("after PostgreSQL restarted: %v", readyErr)
 	}
 	recovered := time.Now()
+	t.Logf("PostgreSQL started at %s; accepting connections through the proxy at %s (%s later; that connection took %s)",
+		up.Format(time.StampMilli), accepting.Format(time.StampMilli), load.Round(accepting.Sub(up)), load.Round(connectTook))
+	for _, s := range names {
+		after := ready[s].Sub(accepting)
+		t.Logf("%s: /readyz passes at %s, %s after PostgreSQL accepted connections", s, ready[s].Format(time.StampMilli), load.Round(after))
+		if after > 5*time.Second {
+			t.Errorf("%s: ready %s after PostgreSQL accepted connections again, want within 5s", s, load.Round(after))
+		}
+	}
 	time.Sleep(5 * time.Second)
 	rs := run.Stop()
+	// The checks below read every order back: on the fast link.
+	fastLink()
 	report(t, "postgres killed", rs, kind)
 
 	downAt, upAt, recoveredAt := run.Offset(down), run.Offset(up), run.Offset(recovered)

@@ -22,6 +22,7 @@ import (
 // Stack is a running compose project and where to reach it from the host.
 type Stack struct {
 	compose    *compose.DockerCompose
+	Files      []string // the compose files, docker-compose.yml first
 	Services   []string
 	BaseURL    string // nginx, e.g. http://127.0.0.1:32768
 	HTTPSURL   string // nginx over TLS, e.g. https://127.0.0.1:32769
@@ -56,9 +57,12 @@ func run(m *testing.M) int {
 
 // StartStack brings up the project's docker-compose.yml under the given
 // project name, with host ports chosen by Docker so that it can run beside
-// a `make up` stack. It returns a non-nil Stack whenever something may need
-// tearing down.
-func StartStack(ctx context.Context, project string) (*Stack, error) {
+// a `make up` stack. Overrides are further compose files merged on top, by
+// paths relative to the repository's root (e.g. the fault stack's
+// e2e/toxiproxy/compose.yml); relative paths inside them are resolved, as
+// compose does, against the root. It returns a non-nil Stack whenever
+// something may need tearing down.
+func StartStack(ctx context.Context, project string, overrides ...string) (*Stack, error) {
 	root, err := filepath.Abs("..")
 	if err != nil {
 		return nil, err
@@ -67,15 +71,19 @@ func StartStack(ctx context.Context, project string) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	files := []string{filepath.Join(root, "docker-compose.yml")}
+	for _, o := range overrides {
+		files = append(files, filepath.Join(root, o))
+	}
 	dc, err := compose.NewDockerComposeWith(
-		compose.WithStackFiles(filepath.Join(root, "docker-compose.yml")),
+		compose.WithStackFiles(files...),
 		compose.StackIdentifier(project),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("compose: %w", err)
 	}
-	s := &Stack{compose: dc}
-	s.Services, err = services(root, env)
+	s := &Stack{compose: dc, Files: files}
+	s.Services, err = services(files, env)
 	if err != nil {
 		return s, err
 	}
@@ -151,31 +159,48 @@ func stackEnv(root string) (map[string]string, error) {
 	return env, sc.Err()
 }
 
-// services lists the compose file's services. Every image must already be
+// composeService is what services needs of a compose file's service.
+type composeService struct {
+	Image string `yaml:"image"`
+	Build any    `yaml:"build"`
+}
+
+// services lists the services of the compose files (merged: a later file
+// overrides an earlier one's image and build). Every image must already be
 // on this machine (there is no registry), except Grafana's, which cannot be
 // built from Debian packages: without it the stack runs without Grafana.
-func services(root string, env map[string]string) ([]string, error) {
-	raw, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
-	if err != nil {
-		return nil, err
-	}
-	var file struct {
-		Services map[string]struct {
-			Image string `yaml:"image"`
-			Build any    `yaml:"build"`
-		} `yaml:"services"`
-	}
-	if err := yaml.Unmarshal(raw, &file); err != nil {
-		return nil, fmt.Errorf("docker-compose.yml: %w", err)
+func services(files []string, env map[string]string) ([]string, error) {
+	merged := map[string]composeService{}
+	for _, path := range files {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		var file struct {
+			Services map[string]composeService `yaml:"services"`
+		}
+		if err := yaml.Unmarshal(raw, &file); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
+		}
+		for name, svc := range file.Services {
+			m := merged[name]
+			if svc.Image != "" {
+				m.Image = svc.Image
+			}
+			if svc.Build != nil {
+				m.Build = svc.Build
+			}
+			merged[name] = m
+		}
 	}
 	built := map[string]bool{} // images that compose builds itself
-	for _, svc := range file.Services {
+	for _, svc := range merged {
 		if svc.Build != nil {
 			built[interpolate(svc.Image, env)] = true
 		}
 	}
 	var names []string
-	for name, svc := range file.Services {
+	for name, svc := range merged {
 		image := interpolate(svc.Image, env)
 		if !built[image] && exec.Command("docker", "image", "inspect", image).Run() != nil {
 			if name != "grafana" {
