@@ -20,7 +20,7 @@ import (
 // nginx and every service it touches.
 const HeaderRequestID = "X-Request-Id"
 
-// MaxBodyBytes is the largest request body any service reads (API.md: 1 MiB).
+// MaxBodyBytes is the largest request body any service reads (docs/api.md: 1 MiB).
 const MaxBodyBytes = 1 << 20
 
 // validRequestID reports whether id is 1 to 128 of A-Z a-z 0-9 . _ : -.
@@ -71,6 +71,19 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 
 var bodyLimit = middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: strconv.Itoa(MaxBodyBytes) + "B"})
 
+// methodLabel is the method label of a request's metrics: the method itself
+// when it is a standard one, else "other". Clients choose the method freely,
+// and every distinct label value is a new series in this process and in
+// Prometheus, so an unbounded set would let anyone grow both without limit.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
+}
+
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -112,10 +125,14 @@ func (s *Server) observe(m *httpMetrics) echo.MiddlewareFunc {
 			if route == "" || c.Response().Status == http.StatusNotFound && route == "/*" {
 				route = "unmatched"
 			}
+			// route is a registered route template or "unmatched", never
+			// the request's path, so it is bounded by the routes the
+			// service registers; the method must be bounded too.
+			method := methodLabel(c.Request().Method)
 			status := c.Response().Status
 			elapsed := time.Since(start)
-			m.requests.WithLabelValues(c.Request().Method, route, strconv.Itoa(status)).Inc()
-			m.duration.WithLabelValues(c.Request().Method, route).Observe(elapsed.Seconds())
+			m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+			m.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
 			if route == "/healthz" || route == "/readyz" || route == "/metrics" {
 				return nil // probes would drown the log
 			}
