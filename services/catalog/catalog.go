@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"bazaar/platform/text"
 )
 
 // NormalizeID returns id in the lowercase form the database prints, so that
@@ -32,4 +34,11 @@ func validText(s string, minLen, maxLen int, multiline bool) bool {
 		}
 	}
 	return true
+}
+
+// validName reports whether s can name a product or a category: one line of
+// 1..maxLen characters, not only spaces, without invisible formatting
+// characters.
+func validName(s string, maxLen int) bool {
+	return validText(s, 1, maxLen, false) && strings.TrimSpace(s) != "" && !text.HasFormatChar(s)
 }

@@ -87,6 +87,9 @@ func TestValidateCreate(t *testing.T) {
 		{"category not a slug", func(in *catalog.ProductInput) { in.Category = ptr("Home") }, []string{"category"}},
 		{"category name blank", func(in *catalog.ProductInput) { in.CategoryName = ptr(" ") }, []string{"category_name"}},
 		{"category name too long", func(in *catalog.ProductInput) { in.CategoryName = ptr(strings.Repeat("n", 101)) }, []string{"category_name"}},
+		{"category name accented", func(in *catalog.ProductInput) { in.CategoryName = ptr("Café & Crème") }, nil},
+		{"category name with RLO", func(in *catalog.ProductInput) { in.CategoryName = ptr("Home\u202eemoH") }, []string{"category_name"}},
+		{"category name with ZWSP", func(in *catalog.ProductInput) { in.CategoryName = ptr("Ho\u200bme") }, []string{"category_name"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -267,5 +270,62 @@ func TestReservationUnits(t *testing.T) {
 	r := catalog.Reservation{Items: []catalog.ReservedItem{{Quantity: 2}, {Quantity: 40}}}
 	if got := r.Units(); got != 42 {
 		t.Errorf("Units = %d, want 42", got)
+	}
+}
+
+// Names refuse Unicode format characters (category Cf), which are invisible:
+// bidi controls reorder the text shown around them and zero-width ones make
+// names that look alike differ. Joiners that words and emoji need are kept.
+func TestNamesRefuseFormatCharacters(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name  string
+		valid bool
+	}{
+		{"Crème Brûlée Set", true},
+		{"Ærø Ålesund Øl – 北京 – Ελληνικά – עברית – العربية", true},
+		{"Party Pack 🎉🎈", true},
+		{"Coder Mug \U0001F469\u200D\U0001F4BB", true},                 // woman technologist: ZWJ sequence
+		{"Family \U0001F468\u200D\U0001F469\u200D\U0001F467", true},    // family: ZWJ sequence
+		{"Hot \u2764\uFE0F\u200D\U0001F525 Sauce", true},               // heart on fire: VS16 then ZWJ
+		{"Thumbs \U0001F44D\U0001F3FD", true},                          // skin tone modifier
+		{"\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645 Tea", true}, // Persian with ZWNJ
+		{"\u0915\u094D\u200D\u0937 Spice", true},                       // Devanagari with ZWJ
+		{"Lamp\u202Egnp.exe", false},                                   // RIGHT-TO-LEFT OVERRIDE
+		{"\u202DLamp", false},                                          // LEFT-TO-RIGHT OVERRIDE
+		{"Lamp\u2066x\u2069", false},                                   // isolates
+		{"Lamp\u200F", false},                                          // RIGHT-TO-LEFT MARK
+		{"La\u200Bmp", false},                                          // ZERO WIDTH SPACE
+		{"\uFEFFLamp", false},                                          // BOM / ZERO WIDTH NO-BREAK SPACE
+		{"La\u2060mp", false},                                          // WORD JOINER
+		{"La\u00ADmp", false},                                          // SOFT HYPHEN
+		{"Lamp\U000E0041\U000E0042", false},                            // tag characters (hidden text)
+		{"\u200DLamp", false},                                          // ZWJ at the start
+		{"Lamp\u200C", false},                                          // ZWNJ at the end
+		{"La \u200D mp", false},                                        // ZWJ between spaces
+		{"La\u200D\u200Dmp", false},                                    // doubled ZWJ
+	} {
+		want := []string{"name", "category_name"}
+		if c.valid {
+			want = nil
+		}
+		for _, validate := range []struct {
+			op string
+			in catalog.ProductInput
+			fn func(catalog.ProductInput) error
+		}{
+			{"create", validInput(), catalog.ProductInput.ValidateCreate},
+			{"update", catalog.ProductInput{Category: ptr("home")}, catalog.ProductInput.ValidateUpdate},
+		} {
+			in := validate.in
+			in.Name, in.CategoryName = ptr(c.name), ptr(c.name)
+			err := validate.fn(in)
+			if diff := cmp.Diff(want, fields(err)); diff != "" {
+				t.Errorf("%s %+q: invalid fields (-want +got):\n%s", validate.op, c.name, diff)
+			}
+			if want != nil && apperr.Code(err) != apperr.Invalid {
+				t.Errorf("%s %+q: %v, want invalid", validate.op, c.name, err)
+			}
+		}
 	}
 }

@@ -3,7 +3,6 @@ package catalog
 import (
 	"context"
 	"regexp"
-	"strings"
 	"time"
 
 	"bazaar/platform/apperr"
@@ -86,7 +85,7 @@ func (in ProductInput) check(v *apperr.Validation) {
 		v.Check(skuPattern.MatchString(*in.SKU), "sku", "must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' and '-'")
 	}
 	if in.Name != nil {
-		v.Check(validText(*in.Name, 1, MaxNameLength, false) && strings.TrimSpace(*in.Name) != "", "name", "must be 1 to 200 characters of text, not only spaces")
+		v.Check(validName(*in.Name, MaxNameLength), "name", "must be 1 to 200 characters of text, not only spaces, without control or invisible formatting characters")
 	}
 	if in.Description != nil {
 		v.Check(validText(*in.Description, 0, MaxDescriptionLength, true), "description", "must be at most 5000 characters of text")
@@ -104,7 +103,7 @@ func (in ProductInput) check(v *apperr.Validation) {
 		v.Check(ValidSlug(*in.Category), "category", "must be a slug: lowercase letters and digits in words joined by '-', at most 64 characters")
 	}
 	if in.CategoryName != nil {
-		v.Check(validText(*in.CategoryName, 1, MaxCategoryNameLength, false) && strings.TrimSpace(*in.CategoryName) != "", "category_name", "must be 1 to 100 characters of text, not only spaces")
+		v.Check(validName(*in.CategoryName, MaxCategoryNameLength), "category_name", "must be 1 to 100 characters of text, not only spaces, without control or invisible formatting characters")
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"bazaar/platform/apperr"
+	"bazaar/platform/text"
 )
 
 // User is an account. The password hash never leaves the store and the
@@ -58,7 +59,7 @@ func (r *Registration) Validate() error {
 	}
 	n := utf8.RuneCountInString(r.Name)
 	v.Check(n >= 1 && n <= MaxNameLen, "name", "must be 1 to 100 characters")
-	v.Check(!strings.ContainsFunc(r.Name, unicode.IsControl), "name", "must not contain control characters")
+	v.Check(!strings.ContainsFunc(r.Name, unicode.IsControl) && !text.HasFormatChar(r.Name), "name", "must not contain control or invisible formatting characters")
 	return v.Err()
 }
 

@@ -34,6 +34,7 @@ func TestRegistrationValidate(t *testing.T) {
 	badEmail := []apperr.FieldError{{Field: "email", Message: "is not a valid email address"}}
 	badPassword := []apperr.FieldError{{Field: "password", Message: "must be 8 to 128 characters"}}
 	badName := []apperr.FieldError{{Field: "name", Message: "must be 1 to 100 characters"}}
+	badNameChars := []apperr.FieldError{{Field: "name", Message: "must not contain control or invisible formatting characters"}}
 	for _, tc := range []struct {
 		name string
 		in   users.Registration
@@ -59,8 +60,28 @@ func TestRegistrationValidate(t *testing.T) {
 		{"name only spaces", with(func(r *users.Registration) { r.Name = "   " }), badName},
 		{"name 100 characters", with(func(r *users.Registration) { r.Name = strings.Repeat("ß", 100) }), nil},
 		{"name 101 characters", with(func(r *users.Registration) { r.Name = strings.Repeat("n", 101) }), badName},
-		{"name with newline", with(func(r *users.Registration) { r.Name = "Ada\nLovelace" }),
-			[]apperr.FieldError{{Field: "name", Message: "must not contain control characters"}}},
+		{"name with newline", with(func(r *users.Registration) { r.Name = "Ada\nLovelace" }), badNameChars},
+		{"name with RLO", with(func(r *users.Registration) { r.Name = "Ada\u202Eecalevol" }), badNameChars},
+		{"name with LRO", with(func(r *users.Registration) { r.Name = "\u202DAda" }), badNameChars},
+		{"name with isolate", with(func(r *users.Registration) { r.Name = "Ada \u2067x\u2069" }), badNameChars},
+		{"name with RLM", with(func(r *users.Registration) { r.Name = "Ada\u200F" }), badNameChars},
+		{"name with ZWSP", with(func(r *users.Registration) { r.Name = "Ad\u200Ba" }), badNameChars},
+		{"name only ZWSP", with(func(r *users.Registration) { r.Name = "\u200B" }), badNameChars},
+		{"name with BOM", with(func(r *users.Registration) { r.Name = "\uFEFFAda" }), badNameChars},
+		{"name with word joiner", with(func(r *users.Registration) { r.Name = "Ad\u2060a" }), badNameChars},
+		{"name with soft hyphen", with(func(r *users.Registration) { r.Name = "Love\u00ADlace" }), badNameChars},
+		{"name with tag characters", with(func(r *users.Registration) { r.Name = "Ada\U000E0041\U000E0042" }), badNameChars},
+		{"name with ZWJ at the end", with(func(r *users.Registration) { r.Name = "Ada\u200D" }), badNameChars},
+		{"name with ZWNJ after a space", with(func(r *users.Registration) { r.Name = "Ada \u200CLovelace" }), badNameChars},
+		{"name with doubled ZWJ", with(func(r *users.Registration) { r.Name = "Ad\u200D\u200Da" }), badNameChars},
+		{"name accented", with(func(r *users.Registration) { r.Name = "Zoë Ñúñez-Łukasiewicz" }), nil},
+		{"name in other scripts", with(func(r *users.Registration) { r.Name = "李小龍 Ελένη עדה أدا" }), nil},
+		{"name with emoji", with(func(r *users.Registration) { r.Name = "Ada 🚀✨" }), nil},
+		{"name with skin tone emoji", with(func(r *users.Registration) { r.Name = "Ada \U0001F44B\U0001F3FD" }), nil},
+		{"name with ZWJ emoji", with(func(r *users.Registration) { r.Name = "Ada \U0001F469\u200D\U0001F4BB" }), nil},
+		{"name with ZWJ emoji and VS16", with(func(r *users.Registration) { r.Name = "Ada \u2764\uFE0F\u200D\U0001F525" }), nil},
+		{"name Persian with ZWNJ", with(func(r *users.Registration) { r.Name = "\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645" }), nil},
+		{"name Devanagari with ZWJ", with(func(r *users.Registration) { r.Name = "\u0915\u094D\u200D\u0937" }), nil},
 		{"everything wrong", users.Registration{Email: "nope", Password: "short"}, append(append(badEmail, badPassword...), badName...)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

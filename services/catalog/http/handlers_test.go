@@ -453,3 +453,41 @@ func TestReservationUnitsCounted(t *testing.T) {
 		t.Errorf("tombstones = %v, want 1", got)
 	}
 }
+
+// A name with an invisible format character is an ordinary validation
+// failure: 400 problem+json naming the field.
+func TestNamesWithFormatCharactersAreInvalid(t *testing.T) {
+	keys, verifier := newTokens(t)
+	admin := keys.sign(t, auth.RoleAdmin)
+	id := "0190a5b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b"
+	for _, c := range []struct {
+		name, method, target, body string
+		field                      string
+	}{
+		{"create name with RLO", http.MethodPost, "/api/catalog/products",
+			`{"sku":"A-1","name":"Lamp\u202Egnp.exe","price_cents":100,"stock":1,"category":"misc"}`, "name"},
+		{"create category name with ZWSP", http.MethodPost, "/api/catalog/products",
+			`{"sku":"A-1","name":"Lamp","price_cents":100,"stock":1,"category":"misc","category_name":"Mi\u200Bsc"}`, "category_name"},
+		{"update name with BOM", http.MethodPatch, "/api/catalog/products/" + id, `{"name":"\uFEFFLamp"}`, "name"},
+		{"create emoji name", http.MethodPost, "/api/catalog/products",
+			`{"sku":"A-1","name":"Caf\u00e9 \ud83d\udc69\u200d\ud83d\udcbb","price_cents":100,"stock":1,"category":"misc"}`, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := do(t, newTestServer(t, &fakeProducts{product: catalog.Product{ID: id}}, verifier), c.method, c.target, admin, c.body)
+			if c.field == "" {
+				if rec.Code != http.StatusCreated {
+					t.Fatalf("status = %d, want 201 (%s)", rec.Code, rec.Body)
+				}
+				return
+			}
+			p := problem(t, rec)
+			var got []string
+			for _, f := range p.Errors {
+				got = append(got, f.Field)
+			}
+			if rec.Code != http.StatusBadRequest || p.Type != "/problems/invalid-request" || !cmp.Equal([]string{c.field}, got) {
+				t.Errorf("status %d, problem %+v; want 400 on %s", rec.Code, p, c.field)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"bazaar/catalog"
@@ -36,6 +37,7 @@ var productSeeds = []string{
 	`{"sku":"MUG-1","name":"Mug","price_cents":1.5,"stock":"1","category":"home"}`,
 	`{"sku":"MUG-1","name":"M\u0000ug","description":"\u0000","price_cents":1,"stock":1,"category":"home"}`,
 	`{"sku":"MUG-1","name":"\ud800\u202e\u200b","price_cents":1,"stock":1,"category":"home"}`,
+	`{"sku":"MUG-1","name":"Mug\u202egnp.exe","price_cents":1,"stock":1,"category":"home","category_name":"Ho\u200bme\ufeff"}`,
 	`{"sku":"x' OR 1=1--","name":"<script>alert(1)</script>","price_cents":1,"stock":1,"category":"../etc"}`,
 	`{"sku":"A","sku":"B","name":"dup","price_cents":1,"stock":1,"category":"c"}`,
 	`{"name":null,"sku":null}`,
@@ -81,6 +83,12 @@ var (
 	storedCurrency = regexp.MustCompile(`^[A-Z]{3}$`)
 )
 
+// invisible reports whether r is a bidi control (U+202E and the like), a
+// zero-width space or a byte order mark: characters no name may hold.
+func invisible(r rune) bool {
+	return unicode.Is(unicode.Bidi_Control, r) || r == '\u200b' || r == '\ufeff'
+}
+
 // checkStorable fails the test unless the products table takes every field
 // that in sets.
 func checkStorable(t *testing.T, in catalog.ProductInput) {
@@ -95,6 +103,12 @@ func checkStorable(t *testing.T, in catalog.ProductInput) {
 	text("category_name", in.CategoryName, catalog.MaxCategoryNameLength)
 	if in.Name != nil && strings.TrimSpace(*in.Name) == "" {
 		t.Fatalf("accepted a blank name %q", *in.Name)
+	}
+	// Names hold no invisible bidi controls or zero-width spaces.
+	for _, name := range []*string{in.Name, in.CategoryName} {
+		if name != nil && strings.ContainsFunc(*name, invisible) {
+			t.Fatalf("accepted name %+q", *name)
+		}
 	}
 	if in.SKU != nil && !storedSKU.MatchString(*in.SKU) {
 		t.Fatalf("accepted sku %q", *in.SKU)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"bazaar/platform/apperr"
@@ -71,6 +72,8 @@ func FuzzDecodeRegistration(f *testing.F) {
 		`{"email":" ADA@Example.COM ","password":"        ","name":" Ada "}`,
 		`{"email":"a\u0000@b.c","password":"correct horse","name":"A\u0000da"}`,
 		`{"email":"\"a b\"@example.com","password":"correct horse","name":"\u202eadA"}`,
+		`{"email":"ada@example.com","password":"correct horse","name":"Ada\u202eecalevoL"}`,
+		`{"email":"ada@example.com","password":"correct horse","name":"A\u200bda\ufeff"}`,
 		`{"email":"ada@example.com","password":"correct horse","name":"\ud800"}`,
 		`{"email":"ada@[127.0.0.1]","password":"' OR 1=1 --","name":"<script>alert(1)</script>"}`,
 		`{"email":"ada@example.com","password":"correct horse","name":"Ada","role":"admin"}`,
@@ -92,7 +95,8 @@ func FuzzDecodeRegistration(f *testing.F) {
 		if !storable(r.Email) || len(r.Email) < 3 || len(r.Email) > users.MaxEmailLen || !strings.Contains(r.Email, "@") {
 			t.Fatalf("accepted email %q", r.Email)
 		}
-		if n := utf8.RuneCountInString(r.Name); !storable(r.Name) || n < 1 || n > users.MaxNameLen {
+		invisible := func(r rune) bool { return unicode.Is(unicode.Bidi_Control, r) || r == '\u200b' || r == '\ufeff' }
+		if n := utf8.RuneCountInString(r.Name); !storable(r.Name) || n < 1 || n > users.MaxNameLen || strings.ContainsFunc(r.Name, invisible) {
 			t.Fatalf("accepted name %q", r.Name)
 		}
 		if n := utf8.RuneCountInString(r.Password); n < users.MinPasswordLen || n > users.MaxPasswordLen {
