@@ -21,11 +21,11 @@ import (
 	"time"
 )
 
-// The shop tests check the public contract (API.md) through nginx. These
+// The shop tests check the public contract (docs/api.md) through nginx. These
 // helpers hold the contract's shapes in full, so that a test can compare
 // every field a user sees.
 
-// apiProduct is a catalog product as API.md defines it.
+// apiProduct is a catalog product as docs/api.md defines it.
 type apiProduct struct {
 	ID          string    `json:"id"`
 	SKU         string    `json:"sku"`
@@ -39,7 +39,7 @@ type apiProduct struct {
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
-// apiOrder is an order as API.md defines it.
+// apiOrder is an order as docs/api.md defines it.
 type apiOrder struct {
 	ID         string         `json:"id"`
 	UserID     string         `json:"user_id"`
