@@ -29,7 +29,21 @@ var (
 	ErrRefreshTokenReused = &apperr.Error{Code: apperr.Unauthorized, Message: "The refresh token was already used; every session of its login has been revoked. Log in again."}
 	// errAccountGone refuses a valid access token whose account was deleted.
 	errAccountGone = &apperr.Error{Code: apperr.Unauthorized, Message: "The account of this access token no longer exists."}
+	// ErrEmailTaken refuses a registration whose email an account already
+	// has (compared case-insensitively).
+	ErrEmailTaken = &apperr.Error{
+		Code:    apperr.Conflict,
+		Message: "An account with this email already exists.",
+		Fields:  []apperr.FieldError{{Field: "email", Message: "is already registered"}},
+	}
 )
+
+// Hasher hashes and verifies passwords; *PasswordHasher is the one the
+// service runs with, and tests may substitute another.
+type Hasher interface {
+	Hash(ctx context.Context, password string) (string, error)
+	Verify(ctx context.Context, password, encoded string) (bool, error)
+}
 
 // RateLimitError refuses a login attempt until RetryAfter has passed. It
 // unwraps to a TooManyRequest *apperr.Error for the problem response.
@@ -79,7 +93,7 @@ type Tokens struct {
 type ServiceConfig struct {
 	Store  Store
 	Keys   *TokenKeys
-	Hasher *PasswordHasher
+	Hasher Hasher
 	// IPLimiter counts login attempts per client IP, AccountLimiter per
 	// account (EmailKey).
 	IPLimiter      *Limiter
@@ -117,6 +131,17 @@ func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 	r.Normalize()
 	if err := r.Validate(); err != nil {
 		return User{}, err
+	}
+	// A taken email is refused before the password is hashed: a hash holds
+	// one of the few hashing slots for tens of milliseconds, and logins
+	// queue behind it. CreateUser still refuses the email when another
+	// registration of it wins the race between this check and the insert.
+	taken, err := s.cfg.Store.EmailRegistered(ctx, r.Email)
+	if err != nil {
+		return User{}, err
+	}
+	if taken {
+		return User{}, ErrEmailTaken
 	}
 	hash, err := s.cfg.Hasher.Hash(ctx, r.Password)
 	if err != nil {

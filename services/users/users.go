@@ -124,8 +124,12 @@ type RefreshToken struct {
 
 // Store persists users and refresh tokens.
 type Store interface {
+	// EmailRegistered reports whether an account has the email, compared
+	// case-insensitively as the unique constraint compares it. It is the
+	// cheap check Register makes before paying for a password hash.
+	EmailRegistered(ctx context.Context, email string) (bool, error)
 	// CreateUser inserts u and returns it with its creation time, or
-	// returns a Conflict error when its email is taken (case-insensitively).
+	// returns ErrEmailTaken when its email is taken (case-insensitively).
 	CreateUser(ctx context.Context, u User, passwordHash string) (User, error)
 	// EnsureAdmin creates u with the admin role, or promotes the existing
 	// account with u's email to admin, keeping its password. It reports

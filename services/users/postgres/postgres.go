@@ -36,6 +36,18 @@ func NewStore(pool *pgxpool.Pool) *Store {
 
 const userColumns = `id::text, email, name, role, created_at`
 
+// EmailRegistered implements users.Store. It compares lower(email), the
+// expression of the unique index users_email_key, so the lookup uses that
+// index and agrees with the constraint CreateUser runs into.
+func (s *Store) EmailRegistered(ctx context.Context, email string) (bool, error) {
+	var taken bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($1))`, email).Scan(&taken)
+	if err != nil {
+		return false, pg.Wrap("check email", err)
+	}
+	return taken, nil
+}
+
 // CreateUser implements users.Store.
 func (s *Store) CreateUser(ctx context.Context, u users.User, passwordHash string) (users.User, error) {
 	err := s.pool.QueryRow(ctx, `
@@ -43,11 +55,7 @@ func (s *Store) CreateUser(ctx context.Context, u users.User, passwordHash strin
 		RETURNING created_at`, u.ID, u.Email, u.Name, passwordHash, u.Role).Scan(&u.CreatedAt)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "users_email_key" {
-		return users.User{}, &apperr.Error{
-			Code:    apperr.Conflict,
-			Message: "An account with this email already exists.",
-			Fields:  []apperr.FieldError{{Field: "email", Message: "is already registered"}},
-		}
+		return users.User{}, users.ErrEmailTaken
 	}
 	if err != nil {
 		return users.User{}, pg.Wrap("create user", err)

@@ -126,6 +126,46 @@ func TestEmailIsUniqueCaseInsensitively(t *testing.T) {
 	}
 }
 
+// EmailRegistered compares emails as the unique index does, so that
+// Register's check before hashing agrees with CreateUser's constraint.
+func TestEmailRegistered(t *testing.T) {
+	s := mustReset(t)
+	ctx := context.Background()
+	for _, email := range []string{"Ada@Example.com", "ÉMILE@example.com"} {
+		mustCreateUser(t, s, email)
+	}
+	for _, tc := range []struct {
+		email string
+		want  string // "yes", "no", or "" when only agreement with the index matters
+	}{
+		{"Ada@Example.com", "yes"},
+		{"ada@example.com", "yes"},
+		{"ADA@EXAMPLE.COM", "yes"},
+		{"bob@example.com", "no"},
+		{"ada@example.co", "no"},
+		{"%@example.com", "no"},
+		{"ÉMILE@example.com", "yes"},
+		{"émile@example.com", ""}, // folded or not by the database's locale, as the index is
+	} {
+		got, err := s.EmailRegistered(ctx, tc.email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.want != "" && got != (tc.want == "yes") {
+			t.Errorf("EmailRegistered(%q) = %v, want %s", tc.email, got, tc.want)
+		}
+		_, err = s.CreateUser(ctx, users.User{ID: newID(), Email: tc.email, Name: "Twin", Role: auth.RoleCustomer}, "h")
+		if conflict := apperr.Code(err) == apperr.Conflict; conflict != got || err != nil && !conflict {
+			t.Errorf("EmailRegistered(%q) = %v, but CreateUser = %v", tc.email, got, err)
+		}
+		if err == nil {
+			if _, err := pool.Exec(ctx, `DELETE FROM users WHERE email = $1`, tc.email); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 func TestFindUser(t *testing.T) {
 	s := mustReset(t)
 	ctx := context.Background()
