@@ -23,10 +23,12 @@ import (
 type proxy struct {
 	target   string
 	delay    time.Duration
-	down     atomic.Bool
-	accepted atomic.Int32 // connections accepted
-	holding  atomic.Int32 // connections being held now
-	maxHeld  atomic.Int32 // the most held at once
+	mu       sync.Mutex
+	down     bool
+	conns    map[net.Conn]bool // open client connections
+	accepted atomic.Int32      // connections accepted
+	holding  atomic.Int32      // connections being held now
+	maxHeld  atomic.Int32      // the most held at once
 	ln       net.Listener
 }
 
@@ -42,7 +44,7 @@ func startProxy(t *testing.T, delay time.Duration) (*proxy, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{target: u.Host, delay: delay, ln: ln}
+	p := &proxy{target: u.Host, delay: delay, ln: ln, conns: map[net.Conn]bool{}}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -51,6 +53,16 @@ func startProxy(t *testing.T, delay time.Duration) (*proxy, string) {
 				return
 			}
 			p.accepted.Add(1)
+			p.mu.Lock()
+			down := p.down
+			if !down {
+				p.conns[c] = true
+			}
+			p.mu.Unlock()
+			if down {
+				c.Close()
+				continue
+			}
 			go p.serve(c)
 		}
 	}()
@@ -58,11 +70,27 @@ func startProxy(t *testing.T, delay time.Duration) (*proxy, string) {
 	return p, u.String()
 }
 
-func (p *proxy) serve(c net.Conn) {
-	defer c.Close()
-	if p.down.Load() {
-		return
+// setDown takes the database away, closing every connection to it (even
+// one being opened), or brings it back.
+func (p *proxy) setDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
+	if down {
+		for c := range p.conns {
+			c.Close()
+		}
+		clear(p.conns)
 	}
+}
+
+func (p *proxy) serve(c net.Conn) {
+	defer func() {
+		p.mu.Lock()
+		delete(p.conns, c)
+		p.mu.Unlock()
+		c.Close()
+	}()
 	held := p.holding.Add(1)
 	for m := p.maxHeld.Load(); held > m && !p.maxHeld.CompareAndSwap(m, held); m = p.maxHeld.Load() {
 	}
@@ -130,9 +158,9 @@ func TestGateBacksOffWhileTheDatabaseIsGone(t *testing.T) {
 	p, url := startProxy(t, 0)
 	pool := connect(t, pg.Config{URL: url, MaxConns: 10, MinConns: 1})
 
-	p.down.Store(true)
-	pool.Reset() // drop the open connections: every query needs a new one
-	before := p.accepted.Load()
+	p.setDown(true)
+	pool.Reset() // drop the broken connections: every query needs a new one
+	before, gone := p.accepted.Load(), time.Now()
 	for i := range 40 {
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -149,13 +177,16 @@ func TestGateBacksOffWhileTheDatabaseIsGone(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// 40 queries over at least 0.4s: backoff 100ms, 200ms, 400ms… allows a
-	// handful of attempts, where each query alone would have made one.
-	if n := p.accepted.Load() - before; n > 6 {
-		t.Errorf("%d connection attempts for 40 queries while the database was gone, want at most 6", n)
+	// Each query alone would make an attempt (without the gate, 80: two
+	// per query). The gate lets through those that start before the first
+	// failure is known, up to DefaultMaxConnecting, then one probe after
+	// each backoff (100ms doubling to 1s, jittered): a handful in all.
+	if n := p.accepted.Load() - before; n > 10 {
+		t.Errorf("%d connection attempts for 40 queries in %s while the database was gone, want at most 10",
+			n, time.Since(gone).Round(time.Millisecond))
 	}
 
-	p.down.Store(false)
+	p.setDown(false)
 	back := time.Now()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
