@@ -170,9 +170,7 @@ func TestBackupRestore(t *testing.T) {
 // on its start. The stack is stopped when the test ends.
 func startOwnStack(t *testing.T, project string) (context.Context, *Stack, *ops, limits) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs a compose stack of its own; -short runs only the offline tests")
-	}
+	skipWhenShort(t)
 	ctx := context.Background()
 	if deadline, ok := t.Deadline(); ok {
 		// A tenth of what is left is kept for tearing the stack down.

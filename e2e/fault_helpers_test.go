@@ -56,9 +56,7 @@ const toxiproxyCompose = "e2e/toxiproxy/compose.yml"
 // which no rolling restart can survive.
 func startFaultStack(ctx context.Context, t *testing.T) *faultStack {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs a compose stack of its own; -short runs only the offline tests")
-	}
+	skipWhenShort(t)
 	t.Setenv("JWT_PRIVATE_KEY", newSigningKeyPEM(t))
 	// Faults are under test here, not nginx's rate limits, and the checks
 	// read every order back as fast as they can.

@@ -228,12 +228,24 @@ func interpolate(s string, env map[string]string) string {
 	})
 }
 
+// skipWhenShort skips a test that needs a compose stack under -short, which
+// runs only the offline tests; in CI (CI=true) such a skip would hide the
+// test, so it fails instead.
+func skipWhenShort(tb testing.TB) {
+	tb.Helper()
+	if !testing.Short() {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		tb.Fatal("needs a compose stack, but runs with -short in CI; run the end-to-end tests without -short")
+	}
+	tb.Skip("needs a compose stack; -short runs only the offline tests")
+}
+
 // mustStack returns the shared stack.
 func mustStack(tb testing.TB) *Stack {
 	tb.Helper()
-	if testing.Short() {
-		tb.Skip("needs the compose stack; -short runs only the offline tests")
-	}
+	skipWhenShort(tb)
 	if stack == nil {
 		tb.Fatal("the stack is not running")
 	}
