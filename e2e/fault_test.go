@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,6 +35,7 @@ func TestFaults(t *testing.T) {
 	t.Run("PostgresKilled", func(t *testing.T) { testPostgresKilled(ctx, t, f) })
 	t.Run("RedisStopped", func(t *testing.T) { testRedisStopped(ctx, t, f) })
 	t.Run("CatalogReplicaKilled", func(t *testing.T) { testCatalogReplicaKilled(ctx, t, f) })
+	t.Run("NginxReloads", func(t *testing.T) { testNginxReloads(ctx, t, f) })
 	t.Run("RollingRestart", func(t *testing.T) { testRollingRestart(ctx, t, f) })
 }
 
@@ -402,6 +404,51 @@ func testCatalogReplicaKilled(ctx context.Context, t *testing.T, f *faultStack) 
 	failed := len(rs.Failures())
 	if len(rs.List) < 1000 || float64(failed) >= 0.005*float64(len(rs.List)) {
 		t.Errorf("%d of %d reads failed; want at least 1000 reads and under 0.5%% failed", failed, len(rs.List))
+	}
+}
+
+// testNginxReloads reloads nginx again and again, as deploys do, while
+// clients read a product list large enough to arrive in pieces. nginx is
+// held to a third of a core, so each answer spends longer in flight. Not
+// one answer may be cut short, and no worker that a reload retires may exit
+// with a connection still open (nginx then logs "open socket ... left in
+// connection").
+func testNginxReloads(ctx context.Context, t *testing.T, f *faultStack) {
+	f.logsOnFailure(t)
+	for range 40 { // a list of some 16 KB, which the catalog sends in pieces
+		f.newProduct(t, 1)
+	}
+	nginx := f.container(t, "nginx")
+	// A CPU quota, unlike --cpus, can be lifted again (-1).
+	f.docker(t, "update", "--cpu-period", "100000", "--cpu-quota", "30000", nginx)
+	defer f.docker(t, "update", "--cpu-quota", "-1", nginx)
+	since := time.Now()
+	c := load.NewClient(32, 10*time.Second)
+	traffic := load.Start(ctx, load.Options{Workers: 24, Duration: 5 * time.Minute}, func(ctx context.Context, i int) load.Outcome {
+		out, body := call(ctx, c, f.BaseURL, "GET", "/api/catalog/products?category=fault-tests&limit=50", "", nil)
+		if out.Err == nil && !json.Valid(body) {
+			out.Err = fmt.Errorf("%w: %d bytes that are not JSON", errUnexpected, len(body))
+		}
+		return expect(out, http.StatusOK)
+	})
+	const reloads = 40
+	for range reloads {
+		f.reloadNginx(t)
+		time.Sleep(300 * time.Millisecond)
+	}
+	rs := traffic.Stop()
+	report(t, fmt.Sprintf("%d nginx reloads", reloads), rs, nil)
+	if n := len(rs.Failures()); n > 0 || len(rs.List) < 1000 {
+		t.Errorf("%d of %d requests failed; want at least 1000 requests and none failed", n, len(rs.List))
+	}
+	logs, err := exec.CommandContext(ctx, "docker", "logs", "--since", since.Format(time.RFC3339Nano), nginx).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker logs: %v: %s", err, logs)
+	}
+	for line := range strings.Lines(string(logs)) {
+		if strings.Contains(line, "open socket") {
+			t.Errorf("nginx: %s", strings.TrimSpace(line))
+		}
 	}
 }
 
