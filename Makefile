@@ -58,6 +58,19 @@ restore: compose ## Restore a backup set, REPLACING the data (BACKUP=<set>, defa
 deploy: compose ## Replace services without downtime (SERVICE=catalog; default all three)
 	scripts/deploy.sh $(SERVICE)
 
+# The password goes to the users binary on standard input only: never an
+# argument, never echoed.
+.PHONY: admin-password
+admin-password: compose ## Change the admin password in the running stack (asks for it, or ADMIN_PASSWORD_FILE=path)
+	@if [ -n "$${ADMIN_PASSWORD_FILE:-}" ]; then \
+		IFS= read -r password <"$$ADMIN_PASSWORD_FILE" || [ -n "$$password" ]; \
+	else \
+		IFS= read -rsp 'New admin password: ' password; echo; \
+		IFS= read -rsp 'Again: ' again; echo; \
+		[ "$$password" = "$$again" ] || { echo 'The two passwords differ; nothing changed.' >&2; exit 1; }; \
+	fi; \
+	printf '%s\n' "$$password" | docker compose exec -T users /service admin-password
+
 .PHONY: test
 test: check obs unit fuzz-short e2e ## Everything CI runs: checks, unit and store tests, end-to-end tests
 

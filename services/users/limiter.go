@@ -6,16 +6,16 @@ import (
 	"time"
 )
 
-// Limiter allows a fixed number of attempts per key in a window that opens
-// at the key's first attempt. It lives in process memory: each replica counts
-// on its own, so N replicas allow up to N times the limit. That is accepted
-// for login throttling (argon2id already makes each guess expensive) and
-// keeps the service free of a Redis dependency.
+// Limiter counts attempts per key in a window that opens at the key's first
+// attempt, and refuses those past a limit that each caller gives. It lives in
+// process memory: each replica counts on its own, so N replicas allow up to
+// N times the limit. That is accepted for login and registration throttling
+// (argon2id already makes each password expensive) and keeps the service
+// free of a Redis dependency.
 //
 // Memory is bounded: expired windows are dropped as new ones open, and past
 // its capacity the oldest window is dropped early.
 type Limiter struct {
-	max      int
 	window   time.Duration
 	capacity int
 
@@ -33,25 +33,26 @@ type window struct {
 	ends  time.Time
 }
 
-// NewLimiter returns a limiter allowing limit attempts per key in each
-// window of length per, tracking at most capacity keys.
-func NewLimiter(limit int, per time.Duration, capacity int) *Limiter {
-	return &Limiter{max: limit, window: per, capacity: max(capacity, 1), byKey: map[string]*list.Element{}, order: list.New()}
+// NewLimiter returns a limiter with windows of length per, tracking at most
+// capacity keys.
+func NewLimiter(per time.Duration, capacity int) *Limiter {
+	return &Limiter{window: per, capacity: max(capacity, 1), byKey: map[string]*list.Element{}, order: list.New()}
 }
 
-// Take counts an attempt for key at now and reports whether it is allowed.
-// A refused attempt is not counted; retryAfter then says how long until the
+// Take counts an attempt for key at now and reports whether it is allowed:
+// whether fewer than limit attempts were counted in the key's window. A
+// refused attempt is not counted; retryAfter then says how long until the
 // key's window ends.
 //
 // Counting before the attempt runs, rather than after it failed, is what
 // stops a burst of concurrent guesses from all slipping under the limit.
-func (l *Limiter) Take(key string, now time.Time) (retryAfter time.Duration, ok bool) {
+func (l *Limiter) Take(key string, limit int, now time.Time) (retryAfter time.Duration, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.evictExpired(now)
 	if el, found := l.byKey[key]; found {
 		w := el.Value.(*window)
-		if w.count >= l.max {
+		if w.count >= limit {
 			return w.ends.Sub(now), false
 		}
 		w.count++

@@ -45,19 +45,22 @@ type Hasher interface {
 	Verify(ctx context.Context, password, encoded string) (bool, error)
 }
 
-// RateLimitError refuses a login attempt until RetryAfter has passed. It
-// unwraps to a TooManyRequest *apperr.Error for the problem response.
+// RateLimitError refuses a login or a registration until RetryAfter has
+// passed. It unwraps to a TooManyRequest *apperr.Error for the problem
+// response.
 type RateLimitError struct {
 	RetryAfter time.Duration
+	// Reason is what the client did too much of, as a sentence for it.
+	Reason string
 }
 
 func (e *RateLimitError) Error() string {
-	return fmt.Sprintf("too many failed logins; retry after %s", e.RetryAfter)
+	return fmt.Sprintf("%s; retry after %s", e.Reason, e.RetryAfter)
 }
 
 // Unwrap returns the error the client sees.
 func (e *RateLimitError) Unwrap() error {
-	return apperr.Errorf(apperr.TooManyRequest, "Too many failed login attempts; try again in %d seconds.", e.RetryAfterSeconds())
+	return apperr.Errorf(apperr.TooManyRequest, "%s; try again in %d seconds.", e.Reason, e.RetryAfterSeconds())
 }
 
 // RetryAfterSeconds is RetryAfter for the Retry-After header: whole seconds,
@@ -94,13 +97,18 @@ type ServiceConfig struct {
 	Store  Store
 	Keys   *TokenKeys
 	Hasher Hasher
-	// IPLimiter counts login attempts per client IP, AccountLimiter per
-	// account (EmailKey).
-	IPLimiter      *Limiter
-	AccountLimiter *Limiter
-	AccessTTL      time.Duration
-	RefreshTTL     time.Duration
-	Logger         *slog.Logger
+	// Logins counts failed logins and refuses guessing.
+	Logins *LoginLimiter
+	// Registrations counts the accounts created per client address; at
+	// most RegistrationsPerClient in each of its windows.
+	Registrations          *Limiter
+	RegistrationsPerClient int
+	AccessTTL              time.Duration
+	RefreshTTL             time.Duration
+	// SessionMaxAge is the absolute lifetime of a login: its refresh
+	// tokens are refused once it has passed, however often they rotated.
+	SessionMaxAge time.Duration
+	Logger        *slog.Logger
 	// Now is the clock (time.Now when nil), replaceable in tests.
 	Now func() time.Time
 }
@@ -126,12 +134,26 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	return &Service{cfg: cfg, dummyHash: dummy}, nil
 }
 
-// Register opens a customer account.
-func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
+// Register opens a customer account for a visitor at clientIP. The
+// registrations a client may make are counted before the password is
+// hashed, so that a burst cannot slip past the limit; one that creates no
+// account is given back.
+func (s *Service) Register(ctx context.Context, r Registration, clientIP string) (User, error) {
 	r.Normalize()
 	if err := r.Validate(); err != nil {
 		return User{}, err
 	}
+	if wait, ok := s.cfg.Registrations.Take(clientIP, s.cfg.RegistrationsPerClient, s.cfg.Now()); !ok {
+		return User{}, &RateLimitError{RetryAfter: wait, Reason: "Too many accounts registered from this address"}
+	}
+	u, err := s.register(ctx, r)
+	if err != nil {
+		s.cfg.Registrations.Refund(clientIP)
+	}
+	return u, err
+}
+
+func (s *Service) register(ctx context.Context, r Registration) (User, error) {
 	// A taken email is refused before the password is hashed: a hash holds
 	// one of the few hashing slots for tens of milliseconds, and logins
 	// queue behind it. CreateUser still refuses the email when another
@@ -151,28 +173,28 @@ func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 }
 
 // Login checks credentials and starts a new refresh-token family. Failed
-// attempts count against both the client IP and the account; either limit
-// reached refuses further attempts with a *RateLimitError.
+// attempts are counted by the LoginLimiter, which refuses attempts past its
+// limits with a *RateLimitError.
 func (s *Service) Login(ctx context.Context, c Credentials, clientIP string) (Tokens, error) {
 	if err := c.Validate(); err != nil {
 		return Tokens{}, err
 	}
-	account := EmailKey(c.Email)
 	now := s.cfg.Now()
-	if wait, ok := s.cfg.IPLimiter.Take(clientIP, now); !ok {
-		return Tokens{}, &RateLimitError{RetryAfter: wait}
-	}
 	// No account has an address that registration would refuse (too long,
 	// malformed, holding NUL): such an attempt fails against the client's
-	// address alone. It must not key the per-account limiter, whose memory
+	// address alone. It must not key the per-account limits, whose memory
 	// bound assumes short keys, nor reach the store, which cannot compare
 	// text holding NUL.
-	if checkEmail(strings.TrimSpace(c.Email)) != "" {
-		return Tokens{}, ErrInvalidCredentials
+	var account string
+	if checkEmail(strings.TrimSpace(c.Email)) == "" {
+		account = EmailKey(c.Email)
 	}
-	if wait, ok := s.cfg.AccountLimiter.Take(account, now); !ok {
-		s.cfg.IPLimiter.Refund(clientIP)
-		return Tokens{}, &RateLimitError{RetryAfter: wait}
+	attempt, err := s.cfg.Logins.Admit(account, clientIP, now)
+	if err != nil {
+		return Tokens{}, err
+	}
+	if account == "" {
+		return Tokens{}, ErrInvalidCredentials
 	}
 	u, hash, err := s.cfg.Store.FindCredentials(ctx, account)
 	known := err == nil
@@ -184,16 +206,13 @@ func (s *Service) Login(ctx context.Context, c Credentials, clientIP string) (To
 		match, err = s.cfg.Hasher.Verify(ctx, c.Password, hash)
 	}
 	if err != nil {
-		// An outage is not a wrong guess: give the attempt back.
-		s.cfg.IPLimiter.Refund(clientIP)
-		s.cfg.AccountLimiter.Refund(account)
+		attempt.Void() // an outage is not a wrong guess
 		return Tokens{}, err
 	}
 	if !known || !match {
 		return Tokens{}, ErrInvalidCredentials
 	}
-	s.cfg.IPLimiter.Refund(clientIP)
-	s.cfg.AccountLimiter.Reset(account)
+	attempt.Succeeded()
 
 	refresh, refreshHash := newRefreshToken()
 	err = s.cfg.Store.CreateRefreshToken(ctx, RefreshToken{Hash: refreshHash, FamilyID: newID(), UserID: u.ID, ExpiresAt: now.Add(s.cfg.RefreshTTL)})
@@ -204,7 +223,9 @@ func (s *Service) Login(ctx context.Context, c Credentials, clientIP string) (To
 }
 
 // Refresh exchanges a refresh token for a new access token and a new
-// refresh token of the same family; the presented one is then used up.
+// refresh token of the same family; the presented one is then used up. A
+// family whose login is older than SessionMaxAge is refused like an expired
+// token: the user logs in again.
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, error) {
 	presented, ok := hashRefreshToken(refreshToken)
 	if !ok {
@@ -212,7 +233,8 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, err
 	}
 	now := s.cfg.Now()
 	token, hash := newRefreshToken()
-	userID, err := s.cfg.Store.RotateRefreshToken(ctx, presented, RefreshToken{Hash: hash, ExpiresAt: now.Add(s.cfg.RefreshTTL)}, now)
+	next := RefreshToken{Hash: hash, ExpiresAt: now.Add(s.cfg.RefreshTTL)}
+	userID, err := s.cfg.Store.RotateRefreshToken(ctx, presented, next, now, now.Add(-s.cfg.SessionMaxAge))
 	if errors.Is(err, ErrRefreshTokenReused) {
 		s.cfg.Logger.WarnContext(ctx, "refresh token reused; family revoked", "user_id", userID)
 	}
@@ -261,9 +283,12 @@ func (s *Service) Users(ctx context.Context, f UserFilter) (UserPage, error) {
 	return s.cfg.Store.FindUsers(ctx, f)
 }
 
-// EnsureAdmin creates the admin account, or promotes the account that has
-// the email. It is idempotent: an existing account keeps its password.
-func (s *Service) EnsureAdmin(ctx context.Context, email, password string) error {
+// BootstrapAdmin creates the admin account when no account has the email.
+// An existing account is left as it is: an admin keeps its password, and an
+// account that is not an admin is not promoted, since whoever registered
+// that email first would otherwise become the shop's admin. That case is
+// logged as an error and the service runs without the admin account.
+func (s *Service) BootstrapAdmin(ctx context.Context, email, password string) error {
 	r := Registration{Email: email, Password: password, Name: "Administrator"}
 	r.Normalize()
 	if err := r.Validate(); err != nil {
@@ -273,16 +298,39 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, password string) error
 	if err != nil {
 		return err
 	}
-	created, err := s.cfg.Store.EnsureAdmin(ctx, User{ID: newID(), Email: r.Email, Name: r.Name, Role: auth.RoleAdmin}, hash)
+	admin := User{ID: newID(), Email: r.Email, Name: r.Name, Role: auth.RoleAdmin}
+	u, err := s.cfg.Store.CreateAdmin(ctx, admin, hash)
 	if err != nil {
 		return fmt.Errorf("admin account: %w", err)
 	}
-	if created {
-		s.cfg.Logger.InfoContext(ctx, "admin account created", "email", r.Email)
-	} else {
-		s.cfg.Logger.InfoContext(ctx, "admin account exists; role ensured, password left unchanged", "email", r.Email)
+	switch {
+	case u.ID == admin.ID:
+		s.cfg.Logger.InfoContext(ctx, "admin account created", "email", u.Email)
+	case u.Role == auth.RoleAdmin:
+		s.cfg.Logger.InfoContext(ctx, "admin account exists; password left unchanged", "email", u.Email)
+	default:
+		s.cfg.Logger.ErrorContext(ctx, "an account that is not an admin has ADMIN_EMAIL; it is left alone and no admin account was created",
+			"email", u.Email, "user_id", u.ID, "role", u.Role)
 	}
 	return nil
+}
+
+// SetAdminPassword gives the admin account with the email a new password
+// and revokes every refresh token of its logins. Access tokens already
+// issued stay valid until they expire.
+func (s *Service) SetAdminPassword(ctx context.Context, email, password string) error {
+	var v apperr.Validation
+	if msg := CheckPassword(password); msg != "" {
+		v.Add("password", msg)
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	hash, err := s.cfg.Hasher.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	return s.cfg.Store.SetAdminPassword(ctx, email, hash, s.cfg.Now())
 }
 
 // PurgeExpiredTokens deletes refresh tokens past their expiry.

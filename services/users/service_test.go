@@ -3,6 +3,7 @@ package users_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -74,15 +75,22 @@ func (s *registrationStore) CreateUser(_ context.Context, u users.User, _ string
 	return u, nil
 }
 
+// registrationsPerClient is the registration limit of the services that
+// newRegistrationService returns.
+const registrationsPerClient = 3
+
 // newRegistrationService returns a service over store whose hasher has not
 // been called yet (NewService's own dummy hash is not counted).
 func newRegistrationService(t *testing.T, store *registrationStore) (*users.Service, *countingHasher) {
 	t.Helper()
 	h := &countingHasher{}
 	svc, err := users.NewService(context.Background(), users.ServiceConfig{
-		Store:  store,
-		Hasher: h,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Store:                  store,
+		Hasher:                 h,
+		Registrations:          users.NewLimiter(time.Hour, 100),
+		RegistrationsPerClient: registrationsPerClient,
+		Logger:                 slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now:                    func() time.Time { return t0 },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +121,7 @@ func TestRegisterTakenEmailDoesNotHash(t *testing.T) {
 	store := &registrationStore{emails: map[string]bool{"ada@example.com": true}}
 	svc, h := newRegistrationService(t, store)
 	for _, email := range []string{"ada@example.com", "Ada@Example.COM", "  ADA@EXAMPLE.COM "} {
-		_, err := svc.Register(context.Background(), users.Registration{Email: email, Password: "correct horse", Name: "Eve"})
+		_, err := svc.Register(context.Background(), users.Registration{Email: email, Password: "correct horse", Name: "Eve"}, "10.0.0.1")
 		wantEmailTaken(t, err)
 	}
 	if n := h.count(); n != 0 {
@@ -128,7 +136,7 @@ func TestRegisterTakenEmailDoesNotHash(t *testing.T) {
 func TestRegisterFreeEmailHashesOnce(t *testing.T) {
 	store := &registrationStore{emails: map[string]bool{}}
 	svc, h := newRegistrationService(t, store)
-	u, err := svc.Register(context.Background(), users.Registration{Email: " Ada@Example.com ", Password: "correct horse", Name: "Ada"})
+	u, err := svc.Register(context.Background(), users.Registration{Email: " Ada@Example.com ", Password: "correct horse", Name: "Ada"}, "10.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +153,7 @@ func TestRegisterFreeEmailHashesOnce(t *testing.T) {
 func TestRegisterLostRaceIsConflict(t *testing.T) {
 	store := &registrationStore{emails: map[string]bool{}, raceLost: true}
 	svc, h := newRegistrationService(t, store)
-	_, err := svc.Register(context.Background(), users.Registration{Email: "ada@example.com", Password: "correct horse", Name: "Ada"})
+	_, err := svc.Register(context.Background(), users.Registration{Email: "ada@example.com", Password: "correct horse", Name: "Ada"}, "10.0.0.1")
 	wantEmailTaken(t, err)
 	if n := h.count(); n != 1 {
 		t.Errorf("%d passwords hashed, want 1", n)
@@ -157,7 +165,7 @@ func TestRegisterCheckFailureDoesNotHash(t *testing.T) {
 	outage := errors.New("database unreachable")
 	store := &registrationStore{emails: map[string]bool{}, checkErr: outage}
 	svc, h := newRegistrationService(t, store)
-	_, err := svc.Register(context.Background(), users.Registration{Email: "ada@example.com", Password: "correct horse", Name: "Ada"})
+	_, err := svc.Register(context.Background(), users.Registration{Email: "ada@example.com", Password: "correct horse", Name: "Ada"}, "10.0.0.1")
 	if !errors.Is(err, outage) {
 		t.Fatalf("Register = %v, want the store's error", err)
 	}
@@ -170,11 +178,43 @@ func TestRegisterCheckFailureDoesNotHash(t *testing.T) {
 func TestRegisterInvalidDoesNotHash(t *testing.T) {
 	store := &registrationStore{emails: map[string]bool{}, checkErr: errors.New("store must not be called")}
 	svc, h := newRegistrationService(t, store)
-	_, err := svc.Register(context.Background(), users.Registration{Email: "nul\x00@example.com", Password: strings.Repeat("x", 8), Name: "Ada"})
+	_, err := svc.Register(context.Background(), users.Registration{Email: "nul\x00@example.com", Password: strings.Repeat("x", 8), Name: "Ada"}, "10.0.0.1")
 	if apperr.Code(err) != apperr.Invalid {
 		t.Fatalf("Register = %v, want invalid-request", err)
 	}
 	if n := h.count(); n != 0 {
 		t.Errorf("%d passwords hashed, want 0", n)
+	}
+}
+
+// Each client address may create registrationsPerClient accounts per
+// window; past that it is refused before any hash, with the time to wait.
+// Registrations that create no account do not count.
+func TestRegisterLimitPerClient(t *testing.T) {
+	store := &registrationStore{emails: map[string]bool{"taken@example.com": true}}
+	svc, h := newRegistrationService(t, store)
+	register := func(email, client string) error {
+		_, err := svc.Register(context.Background(), users.Registration{Email: email, Password: "correct horse", Name: "Ada"}, client)
+		return err
+	}
+	for i := range registrationsPerClient {
+		if err := register("taken@example.com", "10.0.0.1"); apperr.Code(err) != apperr.Conflict {
+			t.Fatalf("taken email = %v, want a Conflict", err)
+		}
+		if err := register(fmt.Sprintf("ada%d@example.com", i), "10.0.0.1"); err != nil {
+			t.Fatalf("registration %d: %v", i+1, err)
+		}
+	}
+	hashes := h.count()
+	err := register("one-too-many@example.com", "10.0.0.1")
+	var limited *users.RateLimitError
+	if !errors.As(err, &limited) || apperr.Code(err) != apperr.TooManyRequest || limited.RetryAfterSeconds() != 3600 {
+		t.Fatalf("registration past the limit = %v, want a RateLimitError with an hour to wait", err)
+	}
+	if n := h.count(); n != hashes {
+		t.Errorf("%d passwords hashed for a refused registration, want 0", n-hashes)
+	}
+	if err := register("one-too-many@example.com", "10.0.0.2"); err != nil {
+		t.Errorf("another client's registration = %v, want it to pass", err)
 	}
 }

@@ -131,10 +131,15 @@ type Store interface {
 	// CreateUser inserts u and returns it with its creation time, or
 	// returns ErrEmailTaken when its email is taken (case-insensitively).
 	CreateUser(ctx context.Context, u User, passwordHash string) (User, error)
-	// EnsureAdmin creates u with the admin role, or promotes the existing
-	// account with u's email to admin, keeping its password. It reports
-	// whether the account was created.
-	EnsureAdmin(ctx context.Context, u User, passwordHash string) (created bool, err error)
+	// CreateAdmin creates u with the admin role unless an account has u's
+	// email (case-insensitively), which it leaves unchanged. It returns the
+	// account with the email: u as created, or the existing one (another
+	// id).
+	CreateAdmin(ctx context.Context, u User, passwordHash string) (User, error)
+	// SetAdminPassword replaces the password hash of the admin account with
+	// the email and revokes every refresh family of that account, or
+	// returns a NotFound error when no admin account has the email.
+	SetAdminPassword(ctx context.Context, email, passwordHash string, now time.Time) error
 	// FindCredentials returns the user with the email (compared
 	// case-insensitively) and its password hash, or a NotFound error.
 	FindCredentials(ctx context.Context, email string) (User, string, error)
@@ -150,9 +155,10 @@ type Store interface {
 	// of several concurrent rotations of one token succeeds. A token that
 	// was already used is reuse: the store revokes its family and returns
 	// ErrRefreshTokenReused (with the user id, for the log). Unknown,
-	// expired or revoked tokens give ErrRefreshTokenInvalid. Only next's
-	// Hash and ExpiresAt are read: it joins the presented token's family.
-	RotateRefreshToken(ctx context.Context, presented []byte, next RefreshToken, now time.Time) (userID string, err error)
+	// expired or revoked tokens, and those of a family created before
+	// loginsSince, give ErrRefreshTokenInvalid. Only next's Hash and
+	// ExpiresAt are read: it joins the presented token's family.
+	RotateRefreshToken(ctx context.Context, presented []byte, next RefreshToken, now, loginsSince time.Time) (userID string, err error)
 	// RevokeRefreshFamily revokes the family of the token with hash
 	// presented; an unknown token is not an error.
 	RevokeRefreshFamily(ctx context.Context, presented []byte, now time.Time) error

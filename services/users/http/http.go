@@ -68,8 +68,9 @@ func (h *Handler) register(c echo.Context) error {
 	if err := web.BindJSON(c, &req); err != nil {
 		return err
 	}
-	u, err := h.service.Register(c.Request().Context(), req)
+	u, err := h.service.Register(c.Request().Context(), req, c.RealIP())
 	if err != nil {
+		setRetryAfter(c, err)
 		return err
 	}
 	h.metrics.registrations.Inc()
@@ -82,11 +83,9 @@ func (h *Handler) login(c echo.Context) error {
 		return err
 	}
 	tokens, err := h.service.Login(c.Request().Context(), req, c.RealIP())
-	var limited *users.RateLimitError
 	switch {
-	case errors.As(err, &limited):
+	case setRetryAfter(c, err):
 		h.metrics.logins.WithLabelValues("rate_limited").Inc()
-		c.Response().Header().Set("Retry-After", strconv.Itoa(limited.RetryAfterSeconds()))
 		return err
 	case errors.Is(err, users.ErrInvalidCredentials):
 		h.metrics.logins.WithLabelValues("failure").Inc()
@@ -95,7 +94,18 @@ func (h *Handler) login(c echo.Context) error {
 		return err
 	}
 	h.metrics.logins.WithLabelValues("success").Inc()
-	return h.writeTokens(c, tokens)
+	return h.writeTokens(c, tokens, true)
+}
+
+// setRetryAfter sets the Retry-After header when err is a
+// *users.RateLimitError, and reports whether it was.
+func setRetryAfter(c echo.Context, err error) bool {
+	var limited *users.RateLimitError
+	if !errors.As(err, &limited) {
+		return false
+	}
+	c.Response().Header().Set("Retry-After", strconv.Itoa(limited.RetryAfterSeconds()))
+	return true
 }
 
 func (h *Handler) refresh(c echo.Context) error {
@@ -114,7 +124,9 @@ func (h *Handler) refresh(c echo.Context) error {
 		return err
 	}
 	h.metrics.refreshes.Inc()
-	return h.writeTokens(c, tokens)
+	// A browser's refresh token stays where page scripts cannot read it: in
+	// the HttpOnly cookie only.
+	return h.writeTokens(c, tokens, !fromCookie)
 }
 
 func (h *Handler) logout(c echo.Context) error {
@@ -157,10 +169,12 @@ type tokenResponse struct {
 	AccessToken  string `json:"access_token"`
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int    `json:"expires_in"`
-	RefreshToken string `json:"refresh_token"`
+	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
-func (h *Handler) writeTokens(c echo.Context, t users.Tokens) error {
+// writeTokens answers with the tokens and sets the refresh cookie;
+// refreshInBody says whether the body carries the refresh token too.
+func (h *Handler) writeTokens(c echo.Context, t users.Tokens, refreshInBody bool) error {
 	c.SetCookie(&http.Cookie{
 		Name:     RefreshCookie,
 		Value:    t.RefreshToken,
@@ -172,12 +186,11 @@ func (h *Handler) writeTokens(c echo.Context, t users.Tokens) error {
 	})
 	// Tokens must not linger in any cache (RFC 6749 §5.1).
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
-	return c.JSON(http.StatusOK, tokenResponse{
-		AccessToken:  t.AccessToken,
-		TokenType:    "Bearer",
-		ExpiresIn:    int(t.AccessTTL.Seconds()),
-		RefreshToken: t.RefreshToken,
-	})
+	body := tokenResponse{AccessToken: t.AccessToken, TokenType: "Bearer", ExpiresIn: int(t.AccessTTL.Seconds())}
+	if refreshInBody {
+		body.RefreshToken = t.RefreshToken
+	}
+	return c.JSON(http.StatusOK, body)
 }
 
 func (h *Handler) clearCookie(c echo.Context) {

@@ -63,18 +63,53 @@ func (s *Store) CreateUser(ctx context.Context, u users.User, passwordHash strin
 	return u, nil
 }
 
-// EnsureAdmin implements users.Store. ON CONFLICT makes it one atomic
-// statement, so replicas starting together neither fail nor duplicate.
-func (s *Store) EnsureAdmin(ctx context.Context, u users.User, passwordHash string) (bool, error) {
-	var created bool
-	err := s.pool.QueryRow(ctx, `
+// CreateAdmin implements users.Store. ON CONFLICT DO NOTHING lets replicas
+// starting together create the account once without failing; the account
+// that exists is then read by a second statement, whose snapshot sees a row
+// another replica has just committed.
+func (s *Store) CreateAdmin(ctx context.Context, u users.User, passwordHash string) (users.User, error) {
+	created, err := scanUser(s.pool.QueryRow(ctx, `
 		INSERT INTO users (id, email, name, password_hash, role) VALUES ($1, $2, $3, $4, 'admin')
-		ON CONFLICT ((lower(email))) DO UPDATE SET role = 'admin'
-		RETURNING xmax = 0`, u.ID, u.Email, u.Name, passwordHash).Scan(&created)
-	if err != nil {
-		return false, pg.Wrap("ensure admin", err)
+		ON CONFLICT ((lower(email))) DO NOTHING
+		RETURNING `+userColumns, u.ID, u.Email, u.Name, passwordHash))
+	if err == nil {
+		return created, nil
 	}
-	return created, nil
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return users.User{}, pg.Wrap("create admin", err)
+	}
+	existing, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE lower(email) = lower($1)`, u.Email))
+	if err != nil {
+		return users.User{}, pg.Wrap("create admin: read the existing account", err)
+	}
+	return existing, nil
+}
+
+// SetAdminPassword implements users.Store. The account's family rows are
+// locked by the revocation, so a rotation running at the same moment either
+// finishes before it or finds its family revoked.
+func (s *Store) SetAdminPassword(ctx context.Context, email, passwordHash string, now time.Time) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var id string
+		err := tx.QueryRow(ctx, `
+			UPDATE users SET password_hash = $2 WHERE lower(email) = lower($1) AND role = 'admin'
+			RETURNING id::text`, email, passwordHash).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return apperr.Errorf(apperr.NotFound, "No admin account has the email %s.", email)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE refresh_families SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, id, now)
+		return err
+	})
+	if apperr.Code(err) == apperr.NotFound {
+		return err
+	}
+	if err != nil {
+		return pg.Wrap("set admin password", err)
+	}
+	return nil
 }
 
 func scanUser(row pgx.Row, extra ...any) (users.User, error) {
@@ -158,17 +193,17 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t users.RefreshToken) er
 // family run one after another. The token is then marked used by a
 // conditional UPDATE; a concurrent rotation of the same token that lost the
 // race finds it used, which is reuse.
-func (s *Store) RotateRefreshToken(ctx context.Context, presented []byte, next users.RefreshToken, now time.Time) (string, error) {
+func (s *Store) RotateRefreshToken(ctx context.Context, presented []byte, next users.RefreshToken, now, loginsSince time.Time) (string, error) {
 	var userID string
 	var reused bool
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var familyID string
-		var revoked bool
+		var over bool // revoked, or past its login's absolute lifetime
 		err := tx.QueryRow(ctx, `
-			SELECT id::text, user_id::text, revoked_at IS NOT NULL FROM refresh_families
+			SELECT id::text, user_id::text, revoked_at IS NOT NULL OR created_at < $2 FROM refresh_families
 			WHERE id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)
-			FOR UPDATE`, presented).Scan(&familyID, &userID, &revoked)
-		if errors.Is(err, pgx.ErrNoRows) || err == nil && revoked {
+			FOR UPDATE`, presented, loginsSince).Scan(&familyID, &userID, &over)
+		if errors.Is(err, pgx.ErrNoRows) || err == nil && over {
 			return users.ErrRefreshTokenInvalid
 		}
 		if err != nil {

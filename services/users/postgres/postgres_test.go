@@ -94,6 +94,9 @@ func mustLogin(tb testing.TB, s *postgres.Store, u users.User, expires time.Time
 
 var now = time.Now()
 
+// longAgo is a loginsSince that no login in these tests is older than.
+var longAgo = now.Add(-24 * time.Hour)
+
 func TestEmailIsUniqueCaseInsensitively(t *testing.T) {
 	s := mustReset(t)
 	ctx := context.Background()
@@ -213,49 +216,47 @@ func TestFindUsersPages(t *testing.T) {
 	}
 }
 
-func TestEnsureAdmin(t *testing.T) {
+func TestCreateAdmin(t *testing.T) {
 	s := mustReset(t)
 	ctx := context.Background()
 	admin := users.User{ID: newID(), Email: "root@example.com", Name: "Administrator"}
-	created, err := s.EnsureAdmin(ctx, admin, "first-hash")
-	if err != nil || !created {
-		t.Fatalf("EnsureAdmin = %v, %v; want created", created, err)
+	got, err := s.CreateAdmin(ctx, admin, "first-hash")
+	if err != nil || got.ID != admin.ID || got.Role != auth.RoleAdmin || got.CreatedAt.IsZero() {
+		t.Fatalf("CreateAdmin = %+v, %v; want the admin created", got, err)
 	}
-	admin.ID = newID()
-	created, err = s.EnsureAdmin(ctx, admin, "second-hash")
-	if err != nil || created {
-		t.Fatalf("second EnsureAdmin = %v, %v; want an existing account", created, err)
+	again, err := s.CreateAdmin(ctx, users.User{ID: newID(), Email: "ROOT@example.com", Name: "Administrator"}, "second-hash")
+	if err != nil || again.ID != admin.ID {
+		t.Fatalf("second CreateAdmin = %+v, %v; want the existing admin", again, err)
 	}
-	u, hash, err := s.FindCredentials(ctx, "ROOT@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if u.Role != auth.RoleAdmin || hash != "first-hash" {
-		t.Errorf("admin = %+v with hash %q; want the admin role and the first password kept", u, hash)
+	if _, hash, _ := s.FindCredentials(ctx, "root@example.com"); hash != "first-hash" {
+		t.Errorf("admin hash = %q, want the first password kept", hash)
 	}
 
-	// An existing customer with the email is promoted, password unchanged.
+	// An existing customer with the email is returned as it is: neither
+	// promoted nor given the admin password.
 	cust := mustCreateUser(t, s, "boss@example.com")
-	if created, err := s.EnsureAdmin(ctx, users.User{ID: newID(), Email: "Boss@Example.com", Name: "Administrator"}, "new"); err != nil || created {
-		t.Fatalf("EnsureAdmin(existing customer) = %v, %v", created, err)
+	got, err = s.CreateAdmin(ctx, users.User{ID: newID(), Email: "Boss@Example.com", Name: "Administrator"}, "admin-hash")
+	if err != nil || got.ID != cust.ID || got.Role != auth.RoleCustomer {
+		t.Fatalf("CreateAdmin(existing customer) = %+v, %v; want the customer, unchanged", got, err)
 	}
-	u, hash, _ = s.FindCredentials(ctx, "boss@example.com")
-	if u.ID != cust.ID || u.Role != auth.RoleAdmin || hash != "hash-of-boss@example.com" {
-		t.Errorf("promoted account = %+v with hash %q; want the same id, admin, old hash", u, hash)
+	u, hash, _ := s.FindCredentials(ctx, "boss@example.com")
+	if u.Role != auth.RoleCustomer || hash != "hash-of-boss@example.com" {
+		t.Errorf("account = %+v with hash %q; want a customer with its own password", u, hash)
 	}
 }
 
-func TestEnsureAdminConcurrently(t *testing.T) {
+func TestCreateAdminConcurrently(t *testing.T) {
 	s := mustReset(t)
 	var wg sync.WaitGroup
 	results := make(chan bool, 10)
 	for range 10 {
 		wg.Go(func() {
-			created, err := s.EnsureAdmin(context.Background(), users.User{ID: newID(), Email: "root@example.com", Name: "Administrator"}, "h")
-			if err != nil {
-				t.Error(err)
+			u := users.User{ID: newID(), Email: "root@example.com", Name: "Administrator"}
+			got, err := s.CreateAdmin(context.Background(), u, "h")
+			if err != nil || got.Role != auth.RoleAdmin {
+				t.Errorf("CreateAdmin = %+v, %v", got, err)
 			}
-			results <- created
+			results <- got.ID == u.ID
 		})
 	}
 	wg.Wait()
@@ -275,6 +276,65 @@ func TestEnsureAdminConcurrently(t *testing.T) {
 	}
 }
 
+// SetAdminPassword changes the admin's hash in place and signs every login
+// of the admin out; it never touches an account that is not an admin.
+func TestSetAdminPassword(t *testing.T) {
+	s := mustReset(t)
+	ctx := context.Background()
+	admin, err := s.CreateAdmin(ctx, users.User{ID: newID(), Email: "Root@example.com", Name: "Administrator"}, "old-hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	session := mustLogin(t, s, admin, now.Add(time.Hour))
+	cust := mustCreateUser(t, s, "boss@example.com")
+	custSession := mustLogin(t, s, cust, now.Add(time.Hour))
+
+	if err := s.SetAdminPassword(ctx, "ROOT@example.com", "new-hash", now); err != nil {
+		t.Fatal(err)
+	}
+	u, hash, _ := s.FindCredentials(ctx, "root@example.com")
+	if u.ID != admin.ID || u.Role != auth.RoleAdmin || hash != "new-hash" {
+		t.Errorf("admin = %+v with hash %q; want the same account with the new hash", u, hash)
+	}
+	if _, err := s.RotateRefreshToken(ctx, session, users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)}, now, longAgo); !errors.Is(err, users.ErrRefreshTokenInvalid) {
+		t.Errorf("admin's refresh token after the change = %v, want ErrRefreshTokenInvalid", err)
+	}
+
+	for _, email := range []string{"boss@example.com", "nobody@example.com"} {
+		if err := s.SetAdminPassword(ctx, email, "new-hash", now); apperr.Code(err) != apperr.NotFound {
+			t.Errorf("SetAdminPassword(%q) = %v, want NotFound", email, err)
+		}
+	}
+	if _, hash, _ := s.FindCredentials(ctx, "boss@example.com"); hash != "hash-of-boss@example.com" {
+		t.Errorf("customer's hash = %q, want it unchanged", hash)
+	}
+	if _, err := s.RotateRefreshToken(ctx, custSession, users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)}, now, longAgo); err != nil {
+		t.Errorf("customer's refresh token = %v, want it untouched", err)
+	}
+}
+
+// A login's tokens are refused once the login is older than the absolute
+// lifetime, however recently they were rotated.
+func TestRefreshRefusedPastLoginLifetime(t *testing.T) {
+	s := mustReset(t)
+	ctx := context.Background()
+	ada := mustCreateUser(t, s, "ada@example.com")
+	token := mustLogin(t, s, ada, now.Add(48*time.Hour))
+	next := newToken()
+	if _, err := s.RotateRefreshToken(ctx, token, users.RefreshToken{Hash: next, ExpiresAt: now.Add(48 * time.Hour)}, now, now.Add(-time.Hour)); err != nil {
+		t.Fatalf("rotation within the lifetime = %v", err)
+	}
+	later := now.Add(24 * time.Hour)
+	if _, err := s.RotateRefreshToken(ctx, next, users.RefreshToken{Hash: newToken(), ExpiresAt: later.Add(time.Hour)}, later, later.Add(-time.Hour)); !errors.Is(err, users.ErrRefreshTokenInvalid) {
+		t.Errorf("rotation past the lifetime = %v, want ErrRefreshTokenInvalid", err)
+	}
+	// Refused, not used up: it is no reuse either.
+	var used bool
+	if err := pool.QueryRow(ctx, `SELECT used_at IS NOT NULL FROM refresh_tokens WHERE token_hash = $1`, next).Scan(&used); err != nil || used {
+		t.Errorf("token refused past the lifetime: used = %v, %v; want it left unused", used, err)
+	}
+}
+
 func TestRefreshRotationAndReuse(t *testing.T) {
 	s := mustReset(t)
 	ctx := context.Background()
@@ -282,12 +342,12 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	first := mustLogin(t, s, ada, now.Add(time.Hour))
 
 	second := newToken()
-	userID, err := s.RotateRefreshToken(ctx, first, users.RefreshToken{Hash: second, ExpiresAt: now.Add(time.Hour)}, now)
+	userID, err := s.RotateRefreshToken(ctx, first, users.RefreshToken{Hash: second, ExpiresAt: now.Add(time.Hour)}, now, longAgo)
 	if err != nil || userID != ada.ID {
 		t.Fatalf("rotate = %q, %v; want %q", userID, err, ada.ID)
 	}
 	third := newToken()
-	if _, err := s.RotateRefreshToken(ctx, second, users.RefreshToken{Hash: third, ExpiresAt: now.Add(time.Hour)}, now); err != nil {
+	if _, err := s.RotateRefreshToken(ctx, second, users.RefreshToken{Hash: third, ExpiresAt: now.Add(time.Hour)}, now, longAgo); err != nil {
 		t.Fatalf("rotate the rotated token: %v", err)
 	}
 
@@ -296,14 +356,14 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 
 	// Replaying the first token is reuse: the whole family dies, including
 	// the newest token that was never used.
-	userID, err = s.RotateRefreshToken(ctx, first, users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)}, now)
+	userID, err = s.RotateRefreshToken(ctx, first, users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)}, now, longAgo)
 	if !errors.Is(err, users.ErrRefreshTokenReused) || userID != ada.ID {
 		t.Fatalf("replay = %q, %v; want ErrRefreshTokenReused for %q", userID, err, ada.ID)
 	}
-	if _, err := s.RotateRefreshToken(ctx, third, users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)}, now); !errors.Is(err, users.ErrRefreshTokenInvalid) {
+	if _, err := s.RotateRefreshToken(ctx, third, users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)}, now, longAgo); !errors.Is(err, users.ErrRefreshTokenInvalid) {
 		t.Errorf("newest token of the revoked family = %v, want ErrRefreshTokenInvalid", err)
 	}
-	if _, err := s.RotateRefreshToken(ctx, otherLogin, users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)}, now); err != nil {
+	if _, err := s.RotateRefreshToken(ctx, otherLogin, users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)}, now, longAgo); err != nil {
 		t.Errorf("token of another login = %v, want it unaffected", err)
 	}
 }
@@ -314,12 +374,12 @@ func TestRefreshRejections(t *testing.T) {
 	ada := mustCreateUser(t, s, "ada@example.com")
 	next := func() users.RefreshToken { return users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)} }
 
-	if _, err := s.RotateRefreshToken(ctx, newToken(), next(), now); !errors.Is(err, users.ErrRefreshTokenInvalid) {
+	if _, err := s.RotateRefreshToken(ctx, newToken(), next(), now, longAgo); !errors.Is(err, users.ErrRefreshTokenInvalid) {
 		t.Errorf("unknown token = %v, want ErrRefreshTokenInvalid", err)
 	}
 
 	expired := mustLogin(t, s, ada, now.Add(-time.Second))
-	if _, err := s.RotateRefreshToken(ctx, expired, next(), now); !errors.Is(err, users.ErrRefreshTokenInvalid) {
+	if _, err := s.RotateRefreshToken(ctx, expired, next(), now, longAgo); !errors.Is(err, users.ErrRefreshTokenInvalid) {
 		t.Errorf("expired token = %v, want ErrRefreshTokenInvalid", err)
 	}
 
@@ -333,7 +393,7 @@ func TestRefreshRejections(t *testing.T) {
 	if err := s.RevokeRefreshFamily(ctx, newToken(), now); err != nil {
 		t.Errorf("logout with an unknown token = %v, want no error", err)
 	}
-	if _, err := s.RotateRefreshToken(ctx, loggedOut, next(), now); !errors.Is(err, users.ErrRefreshTokenInvalid) {
+	if _, err := s.RotateRefreshToken(ctx, loggedOut, next(), now, longAgo); !errors.Is(err, users.ErrRefreshTokenInvalid) {
 		t.Errorf("token after logout = %v, want ErrRefreshTokenInvalid", err)
 	}
 
@@ -342,7 +402,7 @@ func TestRefreshRejections(t *testing.T) {
 	if _, err := pool.Exec(ctx, `DELETE FROM users WHERE id = $1`, ada.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RotateRefreshToken(ctx, live, next(), now); !errors.Is(err, users.ErrRefreshTokenInvalid) {
+	if _, err := s.RotateRefreshToken(ctx, live, next(), now, longAgo); !errors.Is(err, users.ErrRefreshTokenInvalid) {
 		t.Errorf("token of a deleted user = %v, want ErrRefreshTokenInvalid", err)
 	}
 }
@@ -361,7 +421,7 @@ func TestConcurrentRefreshOfOneToken(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			next := users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)}
-			_, err := s.RotateRefreshToken(context.Background(), token, next, now)
+			_, err := s.RotateRefreshToken(context.Background(), token, next, now, longAgo)
 			if err == nil {
 				winners <- next.Hash
 			}
@@ -387,7 +447,7 @@ func TestConcurrentRefreshOfOneToken(t *testing.T) {
 	}
 	// The losers presented a used token: reuse, so the winner's new token
 	// is revoked with its family.
-	if _, err := s.RotateRefreshToken(context.Background(), <-winners, users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)}, now); !errors.Is(err, users.ErrRefreshTokenInvalid) {
+	if _, err := s.RotateRefreshToken(context.Background(), <-winners, users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)}, now, longAgo); !errors.Is(err, users.ErrRefreshTokenInvalid) {
 		t.Errorf("winner's token after the race = %v, want ErrRefreshTokenInvalid (family revoked)", err)
 	}
 	var tokens int
@@ -409,7 +469,7 @@ func TestPurgeRefreshTokens(t *testing.T) {
 	// Rotate a token that was valid then, to leave a used, expired token in
 	// a family that lives on.
 	current := newToken()
-	if _, err := s.RotateRefreshToken(ctx, oldUsed, users.RefreshToken{Hash: current, ExpiresAt: now.Add(time.Hour)}, now.Add(-2*time.Minute)); err != nil {
+	if _, err := s.RotateRefreshToken(ctx, oldUsed, users.RefreshToken{Hash: current, ExpiresAt: now.Add(time.Hour)}, now.Add(-2*time.Minute), longAgo); err != nil {
 		t.Fatal(err)
 	}
 	live := mustLogin(t, s, ada, now.Add(time.Hour))
@@ -436,7 +496,7 @@ func TestPurgeRefreshTokens(t *testing.T) {
 		t.Errorf("%d families left, want 2 (the dead one deleted)", families)
 	}
 	for _, h := range [][]byte{current, live} {
-		if _, err := s.RotateRefreshToken(ctx, h, users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)}, now); err != nil {
+		if _, err := s.RotateRefreshToken(ctx, h, users.RefreshToken{Hash: newToken(), ExpiresAt: now.Add(time.Hour)}, now, longAgo); err != nil {
 			t.Errorf("live token refused after purge: %v", err)
 		}
 	}

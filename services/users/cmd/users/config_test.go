@@ -38,8 +38,9 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.SigningKey != nil || cfg.AccessTTL != 15*time.Minute || cfg.RefreshTTL != 720*time.Hour ||
-		cfg.MaxFailuresPerIP != 50 || cfg.MaxFailuresPerAccount != 10 || cfg.FailureWindow != 15*time.Minute ||
+	if cfg.SigningKey != nil || cfg.AccessTTL != 15*time.Minute || cfg.RefreshTTL != 720*time.Hour || cfg.SessionMaxAge != 720*time.Hour ||
+		cfg.MaxFailuresPerIP != 50 || cfg.MaxFailuresPerAccount != 10 || cfg.AccountGuardFailures != 100 ||
+		cfg.FailureWindow != 15*time.Minute || cfg.MaxRegistrationsPerIP != 60 ||
 		!cfg.CookieSecure || cfg.AdminEmail != "" || cfg.HashConcurrency < 1 || cfg.HashConcurrency > 4 {
 		t.Errorf("defaults = %+v", cfg)
 	}
@@ -75,7 +76,10 @@ func TestLoadConfig(t *testing.T) {
 		{"cookie flag not a boolean", map[string]string{"COOKIE_SECURE": "maybe"}, "COOKIE_SECURE must be true or false"},
 		{"access TTL too short", map[string]string{"ACCESS_TOKEN_TTL": "10s"}, "ACCESS_TOKEN_TTL"},
 		{"refresh TTL not above access TTL", map[string]string{"ACCESS_TOKEN_TTL": "1h", "REFRESH_TOKEN_TTL": "1h"}, "REFRESH_TOKEN_TTL"},
+		{"session max age not above access TTL", map[string]string{"SESSION_MAX_AGE": "15m"}, "SESSION_MAX_AGE"},
 		{"no login failures allowed", map[string]string{"LOGIN_MAX_FAILURES_PER_ACCOUNT": "0"}, "LOGIN_MAX_FAILURES_PER_ACCOUNT"},
+		{"account guard below the per-account limit", map[string]string{"LOGIN_ACCOUNT_GUARD_FAILURES": "9"}, "LOGIN_ACCOUNT_GUARD_FAILURES"},
+		{"no registrations allowed", map[string]string{"REGISTER_MAX_PER_IP": "0"}, "REGISTER_MAX_PER_IP"},
 		{"window not a duration", map[string]string{"LOGIN_FAILURE_WINDOW": "15"}, "LOGIN_FAILURE_WINDOW"},
 		{"no password hashing", map[string]string{"PASSWORD_HASH_CONCURRENCY": "0"}, "PASSWORD_HASH_CONCURRENCY"},
 	} {

@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -27,6 +27,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "admin-password" {
+		os.Exit(adminPasswordCommand(os.Args[2:]))
+	}
 	app.Main("users", func(logger *slog.Logger) (app.Service, error) {
 		cfg, err := LoadConfig(&config.Env{})
 		if err != nil {
@@ -55,15 +58,22 @@ type Config struct {
 	PreviousKeys []ed25519.PublicKey
 	AccessTTL    time.Duration
 	RefreshTTL   time.Duration
+	// SessionMaxAge is the absolute lifetime of a login's refresh tokens.
+	SessionMaxAge time.Duration
 	// AdminEmail and AdminPassword, when set, name the admin account
-	// ensured at start-up.
+	// created at start-up when no account has the email.
 	AdminEmail    string
 	AdminPassword string
-	// Failed logins allowed per client IP and per account in each
-	// FailureWindow.
+	// Failed logins allowed in each FailureWindow: per client IP, per
+	// account from one client IP, and per account from all of them before
+	// each IP is allowed only one (see users.LoginLimiter).
 	MaxFailuresPerIP      int
 	MaxFailuresPerAccount int
+	AccountGuardFailures  int
 	FailureWindow         time.Duration
+	// MaxRegistrationsPerIP bounds the accounts one client IP may create in
+	// each registrationWindow.
+	MaxRegistrationsPerIP int
 	// CookieSecure sets the Secure attribute of the refresh cookie.
 	CookieSecure bool
 	// HashConcurrency bounds the password hashes computed at once; each
@@ -77,11 +87,14 @@ func LoadConfig(e *config.Env) (Config, error) {
 		Base:                  app.LoadBase(e, "users"),
 		AccessTTL:             e.Duration("ACCESS_TOKEN_TTL", 15*time.Minute),
 		RefreshTTL:            e.Duration("REFRESH_TOKEN_TTL", 720*time.Hour),
+		SessionMaxAge:         e.Duration("SESSION_MAX_AGE", 720*time.Hour),
 		AdminEmail:            e.String("ADMIN_EMAIL", ""),
 		AdminPassword:         e.String("ADMIN_PASSWORD", ""),
 		MaxFailuresPerIP:      e.Int("LOGIN_MAX_FAILURES_PER_IP", 50),
 		MaxFailuresPerAccount: e.Int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 10),
+		AccountGuardFailures:  e.Int("LOGIN_ACCOUNT_GUARD_FAILURES", 100),
 		FailureWindow:         e.Duration("LOGIN_FAILURE_WINDOW", 15*time.Minute),
+		MaxRegistrationsPerIP: e.Int("REGISTER_MAX_PER_IP", 60),
 		HashConcurrency:       e.Int("PASSWORD_HASH_CONCURRENCY", min(runtime.GOMAXPROCS(0), 4)),
 	}
 	if pem := e.String("JWT_PRIVATE_KEY", ""); pem != "" {
@@ -103,9 +116,12 @@ func LoadConfig(e *config.Env) (Config, error) {
 
 	e.Check(cfg.AccessTTL >= time.Minute && cfg.AccessTTL <= 24*time.Hour, "ACCESS_TOKEN_TTL must be from 1m to 24h")
 	e.Check(cfg.RefreshTTL > cfg.AccessTTL && cfg.RefreshTTL <= 365*24*time.Hour, "REFRESH_TOKEN_TTL must exceed ACCESS_TOKEN_TTL and be at most 8760h")
+	e.Check(cfg.SessionMaxAge > cfg.AccessTTL && cfg.SessionMaxAge <= 365*24*time.Hour, "SESSION_MAX_AGE must exceed ACCESS_TOKEN_TTL and be at most 8760h")
 	e.Check(cfg.MaxFailuresPerIP >= 1, "LOGIN_MAX_FAILURES_PER_IP must be at least 1")
 	e.Check(cfg.MaxFailuresPerAccount >= 1, "LOGIN_MAX_FAILURES_PER_ACCOUNT must be at least 1")
+	e.Check(cfg.AccountGuardFailures >= cfg.MaxFailuresPerAccount, "LOGIN_ACCOUNT_GUARD_FAILURES must be at least LOGIN_MAX_FAILURES_PER_ACCOUNT")
 	e.Check(cfg.FailureWindow >= time.Second, "LOGIN_FAILURE_WINDOW must be at least 1s")
+	e.Check(cfg.MaxRegistrationsPerIP >= 1, "REGISTER_MAX_PER_IP must be at least 1")
 	e.Check(cfg.HashConcurrency >= 1 && cfg.HashConcurrency <= 64, "PASSWORD_HASH_CONCURRENCY must be from 1 to 64")
 	checkAdmin(e, cfg)
 	return cfg, e.Err()
@@ -124,18 +140,36 @@ func checkAdmin(e *config.Env, cfg Config) {
 	var invalid *apperr.Error
 	if err := r.Validate(); errors.As(err, &invalid) {
 		for _, f := range invalid.Fields {
-			e.Check(false, fmt.Sprintf("ADMIN_%s %s", strings.ToUpper(f.Field), f.Message))
+			e.Check(f.Field != "email", "ADMIN_EMAIL "+f.Message)
 		}
 	}
-	if cfg.Production() {
-		e.Check(cfg.AdminPassword != devAdminPassword, "ADMIN_PASSWORD is the development default; set a real one in production")
-		e.Check(utf8.RuneCountInString(cfg.AdminPassword) >= minProductionAdminPassword, "ADMIN_PASSWORD must be at least 12 characters in production")
+	if msg := adminPasswordProblem(cfg.AdminPassword, cfg.Production()); msg != "" {
+		e.Check(false, "ADMIN_PASSWORD "+msg)
 	}
 }
 
-// limiterCapacity bounds the keys each login limiter tracks: about 100 bytes
+// adminPasswordProblem says why password cannot be the admin's, or returns
+// "": the customers' rules, and in production a greater length and not the
+// development default.
+func adminPasswordProblem(password string, production bool) string {
+	if msg := users.CheckPassword(password); msg != "" || !production {
+		return msg
+	}
+	if password == devAdminPassword {
+		return "is the development default; set a real one in production"
+	}
+	if utf8.RuneCountInString(password) < minProductionAdminPassword {
+		return "must be at least 12 characters in production"
+	}
+	return ""
+}
+
+// limiterCapacity bounds the keys each limiter tracks: about 100 bytes
 // each, so a few megabytes at worst, whatever an attacker sprays.
 const limiterCapacity = 100_000
+
+// registrationWindow is the period REGISTER_MAX_PER_IP counts over.
+const registrationWindow = time.Hour
 
 // purgeInterval is how often expired refresh tokens are deleted.
 const purgeInterval = time.Hour
@@ -151,8 +185,8 @@ type Main struct {
 	purgeEnded chan struct{}
 }
 
-// Run connects to PostgreSQL, migrates, ensures the admin account, and
-// starts serving.
+// Run connects to PostgreSQL, migrates, creates the admin account if no
+// account has its email, and starts serving.
 func (m *Main) Run(ctx context.Context) error {
 	m.logConfig()
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -170,35 +204,41 @@ func (m *Main) Run(ctx context.Context) error {
 	keys := users.NewTokenKeys(signing, m.Config.PreviousKeys)
 	m.Logger.Info("signing access tokens", "kid", keys.KeyID(), "previous_keys", len(m.Config.PreviousKeys))
 
-	ipLimiter := users.NewLimiter(m.Config.MaxFailuresPerIP, m.Config.FailureWindow, limiterCapacity)
-	accountLimiter := users.NewLimiter(m.Config.MaxFailuresPerAccount, m.Config.FailureWindow, limiterCapacity)
+	logins := users.NewLoginLimiter(users.LoginLimits{
+		PerClient:        m.Config.MaxFailuresPerIP,
+		PerAccountClient: m.Config.MaxFailuresPerAccount,
+		AccountGuard:     m.Config.AccountGuardFailures,
+		Window:           m.Config.FailureWindow,
+	}, limiterCapacity)
 	svc, err := users.NewService(startCtx, users.ServiceConfig{
-		Store:          postgres.NewStore(m.pool),
-		Keys:           keys,
-		Hasher:         users.NewPasswordHasher(m.Config.HashConcurrency),
-		IPLimiter:      ipLimiter,
-		AccountLimiter: accountLimiter,
-		AccessTTL:      m.Config.AccessTTL,
-		RefreshTTL:     m.Config.RefreshTTL,
-		Logger:         m.Logger,
+		Store:                  postgres.NewStore(m.pool),
+		Keys:                   keys,
+		Hasher:                 users.NewPasswordHasher(m.Config.HashConcurrency),
+		Logins:                 logins,
+		Registrations:          users.NewLimiter(registrationWindow, limiterCapacity),
+		RegistrationsPerClient: m.Config.MaxRegistrationsPerIP,
+		AccessTTL:              m.Config.AccessTTL,
+		RefreshTTL:             m.Config.RefreshTTL,
+		SessionMaxAge:          m.Config.SessionMaxAge,
+		Logger:                 m.Logger,
 	})
 	if err != nil {
 		return err
 	}
 	if m.Config.AdminEmail != "" {
-		if err := svc.EnsureAdmin(startCtx, m.Config.AdminEmail, m.Config.AdminPassword); err != nil {
+		if err := svc.BootstrapAdmin(startCtx, m.Config.AdminEmail, m.Config.AdminPassword); err != nil {
 			return err
 		}
 	}
 
 	m.server = web.NewServer(m.Config.Web, m.Logger, map[string]web.Check{"postgres": m.pool.Ping})
 	m.server.Registry.MustRegister(pg.NewPoolCollector(m.pool))
-	for scope, l := range map[string]*users.Limiter{"ip": ipLimiter, "account": accountLimiter} {
+	for scope := range logins.Tracked() {
 		m.server.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "users_login_limiter_keys",
-			Help:        "Keys (client IPs or accounts) with failed logins counted in the current window, in this replica.",
+			Help:        "Keys (client IPs, accounts, or accounts with a client IP) with failed logins counted in the current window, in this replica.",
 			ConstLabels: prometheus.Labels{"scope": scope},
-		}, func() float64 { return float64(l.Len()) }))
+		}, func() float64 { return float64(logins.Tracked()[scope]) }))
 	}
 	usershttp.NewHandler(svc, keys, m.Config.CookieSecure, m.server.Registry).Register(m.server.API)
 
@@ -234,10 +274,13 @@ func (m *Main) logConfig() {
 		"jwt_private_key", map[bool]string{true: "set", false: "empty"}[c.SigningKey != nil],
 		"access_token_ttl", c.AccessTTL.String(),
 		"refresh_token_ttl", c.RefreshTTL.String(),
+		"session_max_age", c.SessionMaxAge.String(),
 		"admin_email", c.AdminEmail,
 		"login_max_failures_per_ip", c.MaxFailuresPerIP,
 		"login_max_failures_per_account", c.MaxFailuresPerAccount,
+		"login_account_guard_failures", c.AccountGuardFailures,
 		"login_failure_window", c.FailureWindow.String(),
+		"register_max_per_ip", c.MaxRegistrationsPerIP,
 		"cookie_secure", c.CookieSecure,
 		"password_hash_concurrency", c.HashConcurrency,
 	)

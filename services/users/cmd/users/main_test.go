@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,12 +55,30 @@ type service struct {
 	t        *testing.T
 	base     string // API root, http://127.0.0.1:port
 	internal string // internal root
+	logs     *logBuffer
 }
 
-// startMain runs the real service on free ports against the test database,
-// configured by vars over the defaults, and stops it when the test ends.
-func startMain(t *testing.T, vars map[string]string) *service {
-	t.Helper()
+// logBuffer keeps what a service logs, for tests that look for a line.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// mainEnv is the environment of the services the tests start: the test
+// database, free ports and an admin account, with vars over them.
+func mainEnv(vars map[string]string) *config.Env {
 	all := map[string]string{
 		"DATABASE_URL":   dsn,
 		"HTTP_ADDR":      "127.0.0.1:0",
@@ -69,11 +88,19 @@ func startMain(t *testing.T, vars map[string]string) *service {
 		"ADMIN_PASSWORD": "change-me-admin",
 	}
 	maps.Copy(all, vars)
-	cfg, err := LoadConfig(&config.Env{Lookup: func(k string) (string, bool) { v, ok := all[k]; return v, ok }})
+	return &config.Env{Lookup: func(k string) (string, bool) { v, ok := all[k]; return v, ok }}
+}
+
+// startMain runs the real service on free ports against the test database,
+// configured by vars over mainEnv, and stops it when the test ends.
+func startMain(t *testing.T, vars map[string]string) *service {
+	t.Helper()
+	cfg, err := LoadConfig(mainEnv(vars))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &Main{Config: cfg, Logger: log.New(t.Output(), "users", slog.LevelInfo)}
+	logs := &logBuffer{}
+	m := &Main{Config: cfg, Logger: log.New(io.MultiWriter(t.Output(), logs), "users", slog.LevelInfo)}
 	if err := m.Run(context.Background()); err != nil {
 		_ = m.Close()
 		t.Fatal(err)
@@ -83,7 +110,7 @@ func startMain(t *testing.T, vars map[string]string) *service {
 			t.Error(err)
 		}
 	})
-	return &service{t: t, base: "http://" + m.server.Addr(), internal: "http://" + m.server.InternalAddr()}
+	return &service{t: t, base: "http://" + m.server.Addr(), internal: "http://" + m.server.InternalAddr(), logs: logs}
 }
 
 // response is an HTTP answer with its body read.
@@ -279,9 +306,17 @@ func TestRegisterLoginMeRefreshReuseLogout(t *testing.T) {
 	}
 	want(t, s.call(http.MethodGet, "/api/users/me", nil, bearer(refreshed["access_token"].(string))...), http.StatusOK, "")
 
+	// From the cookie, the new refresh token goes back in the cookie only:
+	// page scripts never see it.
 	r = s.call(http.MethodPost, "/api/users/refresh", nil, "Cookie", "bazaar_refresh="+refresh2)
 	want(t, r, http.StatusOK, "")
-	refresh3 := r.json(t)["refresh_token"].(string)
+	if body := r.json(t); body["access_token"] == "" || body["refresh_token"] != nil {
+		t.Errorf("cookie refresh body = %s, want an access token and no refresh token", r.body)
+	}
+	if r.cookie() == nil || r.cookie().Value == refresh2 || !r.cookie().HttpOnly {
+		t.Fatalf("cookie refresh set cookie %v, want a new HttpOnly refresh token", r.cookie())
+	}
+	refresh3 := r.cookie().Value
 
 	// Replaying the first token revokes the whole family, so the newest
 	// token dies too, and the browser is told to drop its cookie.
@@ -364,6 +399,35 @@ func TestTokenOfDeletedUser(t *testing.T) {
 	want(t, s.call(http.MethodPost, "/api/users/refresh", map[string]any{"refresh_token": tokens["refresh_token"]}), http.StatusUnauthorized, "unauthorized")
 }
 
+// A login ends SESSION_MAX_AGE after the password was given, however often
+// its refresh token was rotated: then refresh is a 401, and the browser is
+// told to drop its cookie.
+func TestRefreshPastSessionMaxAge(t *testing.T) {
+	s := startMain(t, nil)
+	email := uniqueEmail("old")
+	want(t, s.call(http.MethodPost, "/api/users/register", map[string]string{"email": email, "password": "correct horse", "name": "Old"}), http.StatusCreated, "")
+	r := s.call(http.MethodPost, "/api/users/refresh", map[string]any{"refresh_token": s.login(email, "correct horse")["refresh_token"]})
+	want(t, r, http.StatusOK, "")
+	token := r.json(t)["refresh_token"].(string)
+
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `
+		UPDATE refresh_families SET created_at = now() - interval '720 hours 1 minute'
+		WHERE user_id = (SELECT id FROM users WHERE lower(email) = lower($1))`, email); err != nil {
+		t.Fatal(err)
+	}
+	r = s.call(http.MethodPost, "/api/users/refresh", nil, "Cookie", "bazaar_refresh="+token)
+	want(t, r, http.StatusUnauthorized, "unauthorized")
+	if c := r.cookie(); c == nil || c.MaxAge >= 0 {
+		t.Errorf("refresh past the session's age: cookie %v, want it cleared", c)
+	}
+	s.login(email, "correct horse")
+}
+
 func TestAdminListsUsers(t *testing.T) {
 	s := startMain(t, nil)
 	admin := s.login("ADMIN@bazaar.test", "change-me-admin")["access_token"].(string)
@@ -417,6 +481,7 @@ func TestLoginRateLimits(t *testing.T) {
 	s := startMain(t, map[string]string{
 		"LOGIN_MAX_FAILURES_PER_ACCOUNT": "3",
 		"LOGIN_MAX_FAILURES_PER_IP":      "5",
+		"LOGIN_ACCOUNT_GUARD_FAILURES":   "6",
 		"LOGIN_FAILURE_WINDOW":           "1m",
 	})
 	login := func(email, password, ip string) response {
@@ -429,25 +494,42 @@ func TestLoginRateLimits(t *testing.T) {
 			t.Errorf("Retry-After = %q, want 1 to 60 seconds", r.Header.Get("Retry-After"))
 		}
 	}
-
-	// Per account, whatever the client address: after three failures even
-	// the right password is refused.
-	carol := uniqueEmail("carol")
-	want(t, s.call(http.MethodPost, "/api/users/register", map[string]string{"email": carol, "password": "correct horse", "name": "Carol"}), http.StatusCreated, "")
-	for i := range 3 {
-		want(t, login(carol, "wrong password", fmt.Sprintf("10.0.0.%d", i+1)), http.StatusUnauthorized, "unauthorized")
+	register := func(prefix string) string {
+		email := uniqueEmail(prefix)
+		want(t, s.call(http.MethodPost, "/api/users/register", map[string]string{"email": email, "password": "correct horse", "name": prefix}), http.StatusCreated, "")
+		return email
 	}
-	wantLimited(login(strings.ToUpper(carol), "correct horse", "10.0.0.9"))
 
-	// A success clears the account's failures.
-	dave := uniqueEmail("dave")
-	want(t, s.call(http.MethodPost, "/api/users/register", map[string]string{"email": dave, "password": "correct horse", "name": "Dave"}), http.StatusCreated, "")
+	// Per account from one client address: after three failures that
+	// client is refused even the right password, and the owner, from
+	// another address, signs in.
+	carol := register("carol")
+	for range 3 {
+		want(t, login(carol, "wrong password", "10.0.0.66"), http.StatusUnauthorized, "unauthorized")
+	}
+	wantLimited(login(strings.ToUpper(carol), "correct horse", "10.0.0.66"))
+	want(t, login(carol, "correct horse", "10.0.0.9"), http.StatusOK, "")
+
+	// A success clears the account's failures from that client.
+	dave := register("dave")
 	for _, password := range []string{"wrong", "wrong", "correct horse", "wrong", "wrong"} {
 		r := login(dave, password, "10.1.0.1")
 		if r.StatusCode == http.StatusTooManyRequests {
 			t.Fatalf("rate limited after a successful login reset the count")
 		}
 	}
+
+	// A guess spread over many addresses guards the account: past six
+	// failures each address gets one, but an address that has not failed
+	// still signs in with the right password.
+	erin := register("erin")
+	for i := range 6 {
+		want(t, login(erin, "wrong password", fmt.Sprintf("10.3.0.%d", i)), http.StatusUnauthorized, "unauthorized")
+	}
+	wantLimited(login(erin, "correct horse", "10.3.0.0"))
+	want(t, login(erin, "wrong password", "10.3.0.100"), http.StatusUnauthorized, "unauthorized")
+	wantLimited(login(erin, "wrong password", "10.3.0.100"))
+	want(t, login(erin, "correct horse", "10.3.0.200"), http.StatusOK, "")
 
 	// Per client address, across accounts that do not even exist.
 	for range 5 {
@@ -456,8 +538,11 @@ func TestLoginRateLimits(t *testing.T) {
 	wantLimited(login(uniqueEmail("ghost"), "wrong password", "10.2.0.1"))
 	want(t, login(uniqueEmail("ghost"), "wrong password", "10.2.0.2"), http.StatusUnauthorized, "unauthorized")
 
-	if got := s.metric(`users_logins_total{outcome="rate_limited"}`); got != 2 {
-		t.Errorf("rate-limited logins = %v, want 2", got)
+	if got := s.metric(`users_logins_total{outcome="rate_limited"}`); got != 4 {
+		t.Errorf("rate-limited logins = %v, want 4", got)
+	}
+	if got := s.metric(`users_login_limiter_keys{scope="account_ip"}`); got < 1 {
+		t.Errorf("account_ip limiter keys = %v, want some", got)
 	}
 }
 

@@ -81,3 +81,22 @@ func TestConcurrentRegistrationsOfOneEmail(t *testing.T) {
 		t.Errorf("%d registrations created, want 1", created)
 	}
 }
+
+// Past REGISTER_MAX_PER_IP accounts in an hour, a client address is refused
+// with a 429 problem and the seconds to wait; other addresses are not.
+func TestRegistrationLimitPerClient(t *testing.T) {
+	s := startMain(t, map[string]string{"REGISTER_MAX_PER_IP": "2"})
+	register := func(ip string) response {
+		return s.call(http.MethodPost, "/api/users/register", map[string]string{"email": uniqueEmail("many"), "password": "correct horse", "name": "Many"},
+			"X-Forwarded-For", ip)
+	}
+	for range 2 {
+		want(t, register("10.5.0.1"), http.StatusCreated, "")
+	}
+	r := register("10.5.0.1")
+	want(t, r, http.StatusTooManyRequests, "too-many-requests")
+	if got := r.Header.Get("Retry-After"); got != "3600" {
+		t.Errorf("Retry-After = %q, want 3600", got)
+	}
+	want(t, register("10.5.0.2"), http.StatusCreated, "")
+}
