@@ -58,9 +58,11 @@ func startFaultStack(ctx context.Context, t *testing.T) *faultStack {
 	t.Helper()
 	skipWhenShort(t)
 	t.Setenv("JWT_PRIVATE_KEY", newSigningKeyPEM(t))
-	// Faults are under test here, not nginx's rate limits, and the checks
-	// read every order back as fast as they can.
+	// Faults are under test here, not the per-client limits (every shopper
+	// registers from this one address), and the checks read every order
+	// back as fast as they can.
 	t.Setenv("RATE_LIMITS", "off")
+	t.Setenv("REGISTER_MAX_PER_IP", "100000")
 	project := fmt.Sprintf("bazaar-fault-%d", os.Getpid())
 	adoptableNetwork(t, project)
 	start := time.Now()

@@ -22,7 +22,8 @@ done <images/local.env
 project=bazaar-bench-$$
 out=${BENCH_OUT:-artifacts/bench}
 export COMPOSE_PROJECT_NAME=$project COMPOSE_FILE=$PWD/docker-compose.yml
-export HTTP_PORT=0 HTTPS_PORT=0 PROMETHEUS_PORT=0 GRAFANA_PORT=0 RATE_LIMITS=off
+# Every benchmark client registers from this one address: no per-client limits.
+export HTTP_PORT=0 HTTPS_PORT=0 PROMETHEUS_PORT=0 GRAFANA_PORT=0 RATE_LIMITS=off REGISTER_MAX_PER_IP=1000000
 export GOPROXY=${GOPROXY:-$(go env GOPROXY)}
 
 services=$(docker compose config --services)
