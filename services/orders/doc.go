@@ -49,13 +49,4 @@
 // release it, and cancelled after: a crash in between leaves a cancelling
 // order that the Reconciler finishes. The release is idempotent at the
 // catalog, so the stock comes back exactly once however often it is sent.
-//
-// # Limits
-//
-// A user's open orders (confirmed or cancelling: the catalog holds their
-// stock) are bounded in number and in units (Limits), so that a few
-// accounts cannot hold the whole inventory. Place checks the limits before
-// it reserves anything. Recording the order checks them again, under a
-// lock of the user's, so that placements running at the same time cannot
-// pass a limit together; one refused there gives its stock back.
 package orders

@@ -18,13 +18,8 @@ type Store interface {
 	// Create records o, confirmed, with its items, and returns when it was
 	// created. With a claim, the same statement links the order to the
 	// idempotency key; it fails with ErrKeyInFlight, recording nothing,
-	// when the claim was lost. It fails with the error of limits.Allow,
-	// recording nothing, when o would take its user's open orders past
-	// limits: the check and the record are one under a lock of the user,
-	// so that concurrent placements cannot pass a limit together.
-	Create(ctx context.Context, o Order, claim *KeyClaim, limits Limits) (time.Time, error)
-	// Holdings returns what the user's open orders hold.
-	Holdings(ctx context.Context, userID string) (Holdings, error)
+	// when the claim was lost.
+	Create(ctx context.Context, o Order, claim *KeyClaim) (time.Time, error)
 	// Order returns the order with id, or a NotFound error.
 	Order(ctx context.Context, id string) (Order, error)
 	// Orders returns a page of the user's orders, newest first.
@@ -79,8 +74,6 @@ type Service struct {
 	// Reconciler takes it over. It must exceed the longest a catalog call
 	// with its retries can take.
 	CancelLease time.Duration
-	// Limits bound each user's open orders.
-	Limits Limits
 }
 
 // Place reserves the stock of p at the catalog under an order id, and then
@@ -90,10 +83,6 @@ type Service struct {
 // retry holds no more stock than one attempt does, and the order is linked
 // to the key. A claim that names a recorded order (Resume) is not for
 // Place: the caller answers with that order.
-//
-// An order beyond the user's Limits is refused before anything is
-// reserved, and checked again when it is recorded (see the package
-// documentation).
 func (s *Service) Place(ctx context.Context, userID string, p Placement, claim *KeyClaim) (Order, error) {
 	lines := p.Lines()
 	for _, l := range lines {
@@ -101,14 +90,6 @@ func (s *Service) Place(ctx context.Context, userID string, p Placement, claim *
 			s.Metrics.Rejected(ReasonUnknownProduct)
 			return Order{}, apperr.Errorf(apperr.Unprocessable, "No product has id %s.", quote(l.ProductID))
 		}
-	}
-	held, err := s.Store.Holdings(ctx, userID)
-	if err != nil {
-		return Order{}, fmt.Errorf("place: %w", err)
-	}
-	if r, ok := rejectionOf(s.Limits.Allow(held, p.Units())); ok {
-		s.Metrics.Rejected(r.reason)
-		return Order{}, r.err
 	}
 	id := NewID()
 	if claim != nil {
@@ -149,19 +130,11 @@ func (s *Service) Place(ctx context.Context, userID string, p Placement, claim *
 		return Order{}, unknownOutcome("place: price "+id, claim, err)
 	}
 	o := Order{ID: id, UserID: userID, Status: StatusConfirmed, Items: items, TotalCents: total, Currency: currency}
-	if o.CreatedAt, err = s.Store.Create(ctx, o, claim, s.Limits); err != nil {
+	if o.CreatedAt, err = s.Store.Create(ctx, o, claim); err != nil {
 		if errors.Is(err, ErrKeyInFlight) {
 			// Nothing was recorded: another request took the key, and the
 			// order id with it, over; its stock is that request's now.
 			return Order{}, err
-		}
-		if r, ok := rejectionOf(err); ok {
-			// Another placement of the user's was recorded since the check
-			// above and took what the limit had left: this order cannot
-			// stand, and a retry with its key replays the refusal.
-			s.release(ctx, id)
-			s.Metrics.Rejected(r.reason)
-			return Order{}, r.err
 		}
 		// The order may or may not have been recorded, so its stock must
 		// stay: a retry with the key resumes the order or records it, and

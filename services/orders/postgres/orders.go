@@ -14,19 +14,19 @@ import (
 	"bazaar/platform/pg"
 )
 
-// create records a confirmed order, with the sum of its quantities ($8),
-// and its items in one statement. The items come as one JSON array,
-// numbered in their order. With an idempotency key ($6 not NULL), the
-// order is recorded only if the key's claim (token $7) still stands, and is
-// linked to it; no row comes back when it was not recorded.
+// create records a confirmed order with its items in one statement: atomic
+// without a transaction, so one round trip to PostgreSQL. The items come
+// as one JSON array, numbered in their order. With an idempotency key ($6
+// not NULL), the order is recorded only if the key's claim (token $7) still
+// stands, and is linked to it; no row comes back when it was not recorded.
 const create = `
 	WITH claim AS (
 		UPDATE idempotency_keys SET order_id = $1
 		WHERE user_id = $2 AND key = $6 AND token = $7
 		RETURNING 1
 	), created AS (
-		INSERT INTO orders (id, user_id, status, total_cents, currency, units)
-		SELECT $1, $2, 'confirmed', $3, $4, $8
+		INSERT INTO orders (id, user_id, status, total_cents, currency)
+		SELECT $1, $2, 'confirmed', $3, $4
 		WHERE $6::text IS NULL OR EXISTS (SELECT FROM claim)
 		RETURNING created_at
 	), items AS (
@@ -39,11 +39,8 @@ const create = `
 	)
 	SELECT created_at FROM created`
 
-// Create implements orders.Store. The transaction takes a lock of the
-// user's before it reads what the user's open orders hold, and keeps it
-// until the order is committed: a concurrent placement of the same user
-// waits, then counts this order.
-func (s *Store) Create(ctx context.Context, o orders.Order, claim *orders.KeyClaim, limits orders.Limits) (time.Time, error) {
+// Create implements orders.Store.
+func (s *Store) Create(ctx context.Context, o orders.Order, claim *orders.KeyClaim) (time.Time, error) {
 	items, err := json.Marshal(o.Items)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("create order %s: %w", o.ID, err)
@@ -52,55 +49,15 @@ func (s *Store) Create(ctx context.Context, o orders.Order, claim *orders.KeyCla
 	if claim != nil {
 		key, token = &claim.Key, &claim.Token
 	}
-	units := o.Units()
 	var created time.Time
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// A statement of its own, so that the next one reads what was
-		// committed until the lock was granted.
-		if _, err := tx.Exec(ctx, lockUser, o.UserID); err != nil {
-			return err
-		}
-		held, err := scanHoldings(tx.QueryRow(ctx, holdings, o.UserID))
-		if err != nil {
-			return err
-		}
-		if err := limits.Allow(held, units); err != nil {
-			return err
-		}
-		err = tx.QueryRow(ctx, create, o.ID, o.UserID, o.TotalCents, o.Currency, json.RawMessage(items), key, token, units).Scan(&created)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return orders.ErrKeyInFlight // another request took the key over
-		}
-		return err
-	})
+	err = s.pool.QueryRow(ctx, create, o.ID, o.UserID, o.TotalCents, o.Currency, json.RawMessage(items), key, token).Scan(&created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, orders.ErrKeyInFlight // another request took the key over
+	}
 	if err != nil {
 		return time.Time{}, pg.Wrap("create order "+o.ID, err)
 	}
 	return created, nil
-}
-
-// lockUser takes a transaction's lock on one user's open orders.
-const lockUser = `SELECT pg_advisory_xact_lock(hashtextextended('open orders of ' || $1, 0))`
-
-// open lists the statuses of open orders: their stock is still reserved.
-const open = `('confirmed', 'cancelling')`
-
-// holdings counts a user's open orders and the units of their lines.
-const holdings = `SELECT count(*), coalesce(sum(units), 0) FROM orders WHERE user_id = $1 AND status IN ` + open
-
-func scanHoldings(row pgx.Row) (orders.Holdings, error) {
-	var h orders.Holdings
-	err := row.Scan(&h.Orders, &h.Units)
-	return h, err
-}
-
-// Holdings implements orders.Store.
-func (s *Store) Holdings(ctx context.Context, userID string) (orders.Holdings, error) {
-	h, err := scanHoldings(s.pool.QueryRow(ctx, holdings, userID))
-	if err != nil {
-		return orders.Holdings{}, pg.Wrap("read open orders", err)
-	}
-	return h, nil
 }
 
 // recorded lists the statuses of orders. The previous release also kept

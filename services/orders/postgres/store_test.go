@@ -60,9 +60,6 @@ func newStore(t *testing.T) *postgres.Store {
 	return postgres.NewStore(pool)
 }
 
-// roomy are limits that the tests of other matters never reach.
-var roomy = orders.Limits{OpenOrders: 1000, ReservedUnits: 100_000}
-
 // confirmed returns a new confirmed order of user, not yet recorded.
 func confirmed(user string) orders.Order {
 	return orders.Order{
@@ -81,7 +78,7 @@ func mustCreate(t *testing.T, s *postgres.Store, user string) orders.Order {
 	t.Helper()
 	o := confirmed(user)
 	var err error
-	if o.CreatedAt, err = s.Create(t.Context(), o, nil, roomy); err != nil {
+	if o.CreatedAt, err = s.Create(t.Context(), o, nil); err != nil {
 		t.Fatal(err)
 	}
 	return o
@@ -101,7 +98,7 @@ func TestCreateAndRead(t *testing.T) {
 	if time.Since(got.CreatedAt) > time.Minute {
 		t.Errorf("created_at = %v", got.CreatedAt)
 	}
-	if _, err := s.Create(ctx, o, nil, roomy); err == nil {
+	if _, err := s.Create(ctx, o, nil); err == nil {
 		t.Error("an order was created twice")
 	}
 	if _, err := s.Order(ctx, orders.NewID()); apperr.Code(err) != apperr.NotFound {
@@ -337,7 +334,7 @@ func TestClaimKeyRace(t *testing.T) {
 	claim := <-claims
 
 	// The claim links the order its request creates.
-	if _, err := s.Create(ctx, confirmed("alice"), &claim, roomy); err != nil {
+	if _, err := s.Create(ctx, confirmed("alice"), &claim); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.ClaimKey(ctx, "alice", "key-1", []byte("hash-b"), time.Hour, time.Minute); !errors.Is(err, orders.ErrKeyReused) {
@@ -388,7 +385,7 @@ func TestUnlockedAndExpiredKeys(t *testing.T) {
 	// nor move, nor unlock it.
 	lost := confirmed("alice")
 	lost.ID = first.OrderID
-	if _, err := s.Create(ctx, lost, &first, roomy); !errors.Is(err, orders.ErrKeyInFlight) {
+	if _, err := s.Create(ctx, lost, &first); !errors.Is(err, orders.ErrKeyInFlight) {
 		t.Errorf("Create with a lost claim: err = %v, want ErrKeyInFlight", err)
 	}
 	if _, err := s.Order(ctx, lost.ID); apperr.Code(err) != apperr.NotFound {
@@ -414,7 +411,7 @@ func TestUnlockedAndExpiredKeys(t *testing.T) {
 	}
 	o := confirmed("alice")
 	o.ID = renewed
-	if _, err := s.Create(ctx, o, &second, roomy); err != nil {
+	if _, err := s.Create(ctx, o, &second); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.UnlockKey(ctx, second); err != nil {
@@ -477,7 +474,7 @@ func TestAbandonedKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := confirmed("alice")
-	if _, err := s.Create(ctx, o, &dead, roomy); err != nil {
+	if _, err := s.Create(ctx, o, &dead); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(5 * time.Millisecond)

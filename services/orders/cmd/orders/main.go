@@ -49,8 +49,6 @@ type Config struct {
 	ReconcileInterval time.Duration
 	// IdempotencyTTL is how long idempotency keys are kept.
 	IdempotencyTTL time.Duration
-	// Limits bound what one user's open orders may hold.
-	Limits orders.Limits
 }
 
 // LoadConfig reads the configuration from the environment.
@@ -63,10 +61,6 @@ func LoadConfig(e *config.Env) (Config, error) {
 		CatalogRetries:    e.Int("CATALOG_RETRIES", 2),
 		ReconcileInterval: e.Duration("RECONCILE_INTERVAL", 5*time.Second),
 		IdempotencyTTL:    e.Duration("IDEMPOTENCY_TTL", orders.DefaultKeyTTL),
-		Limits: orders.Limits{
-			OpenOrders:    e.Int("ORDERS_MAX_OPEN_PER_USER", orders.DefaultMaxOpenOrders),
-			ReservedUnits: e.Int("ORDERS_MAX_RESERVED_UNITS_PER_USER", orders.DefaultMaxReservedUnits),
-		},
 	}
 	e.Check(httpURL(cfg.JWKSURL), "USERS_JWKS_URL must be an http(s) URL")
 	e.Check(httpURL(cfg.CatalogURL), "CATALOG_INTERNAL_URL must be an http(s) URL")
@@ -74,8 +68,6 @@ func LoadConfig(e *config.Env) (Config, error) {
 	e.Check(cfg.CatalogRetries >= 0 && cfg.CatalogRetries <= 10, "CATALOG_RETRIES must be from 0 to 10")
 	e.Check(cfg.ReconcileInterval >= 10*time.Millisecond && cfg.ReconcileInterval <= 10*time.Minute, "RECONCILE_INTERVAL must be from 10ms to 10m")
 	e.Check(cfg.IdempotencyTTL >= time.Second && cfg.IdempotencyTTL <= 7*24*time.Hour, "IDEMPOTENCY_TTL must be from 1s to 168h")
-	e.Check(cfg.Limits.OpenOrders >= 1 && cfg.Limits.OpenOrders <= 1_000_000, "ORDERS_MAX_OPEN_PER_USER must be from 1 to 1000000")
-	e.Check(cfg.Limits.ReservedUnits >= 1 && cfg.Limits.ReservedUnits <= 100_000_000, "ORDERS_MAX_RESERVED_UNITS_PER_USER must be from 1 to 100000000")
 	return cfg, e.Err()
 }
 
@@ -107,8 +99,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Logger.Info("starting", "env", m.Config.Env, "database", config.Redact(m.Config.DB.URL),
 		"catalog", m.Config.CatalogURL, "jwks", m.Config.JWKSURL,
 		"catalog_timeout", m.Config.CatalogTimeout.String(), "catalog_retries", m.Config.CatalogRetries,
-		"reconcile_interval", m.Config.ReconcileInterval.String(), "idempotency_ttl", m.Config.IdempotencyTTL.String(),
-		"max_open_orders_per_user", m.Config.Limits.OpenOrders, "max_reserved_units_per_user", m.Config.Limits.ReservedUnits)
+		"reconcile_interval", m.Config.ReconcileInterval.String(), "idempotency_ttl", m.Config.IdempotencyTTL.String())
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	var err error
@@ -130,7 +121,7 @@ func (m *Main) Run(ctx context.Context) error {
 	// A placement, with its catalog call's retries, ends within lease; so
 	// does a claimed cancellation's catalog call.
 	lease := 2*catalog.MaxDuration() + time.Second
-	svc := &orders.Service{Store: store, Catalog: catalog, Metrics: counters, Logger: m.Logger, CancelLease: lease, Limits: m.Config.Limits}
+	svc := &orders.Service{Store: store, Catalog: catalog, Metrics: counters, Logger: m.Logger, CancelLease: lease}
 	h := &ordershttp.Handler{
 		Orders:   svc,
 		Keys:     store,

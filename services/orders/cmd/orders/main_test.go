@@ -95,12 +95,6 @@ type harness struct {
 // take a cancellation over 1.8s after its request began (see Main.Run).
 func start(t *testing.T) *harness {
 	t.Helper()
-	return startWith(t, orders.Limits{OpenOrders: orders.DefaultMaxOpenOrders, ReservedUnits: orders.DefaultMaxReservedUnits})
-}
-
-// startWith is start with limits on each user's open orders.
-func startWith(t *testing.T, limits orders.Limits) *harness {
-	t.Helper()
 	if err := pgtest.Truncate(t.Context(), pool); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +119,6 @@ func startWith(t *testing.T, limits orders.Limits) *harness {
 			CatalogRetries:    1,
 			ReconcileInterval: 50 * time.Millisecond,
 			IdempotencyTTL:    time.Hour,
-			Limits:            limits,
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		clock:  func() time.Time { return time.Now().Add(time.Duration(h.ahead.Load())) },
@@ -483,9 +476,7 @@ func (h *harness) keyOrderID(user, key string) string {
 // A first attempt that reserved and then failed with a 503 leaves its
 // stock held under the key's order id; a retry with the same key reserves
 // under that id again, which holds nothing more, and records the order:
-// one reservation and one order for the key, whichever step failed. The
-// user may hold one order of 3 units: what the first attempt holds without
-// an order does not count against it.
+// one reservation and one order for the key, whichever step failed.
 func TestRetryKeepsOneReservation(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -498,7 +489,7 @@ func TestRetryKeepsOneReservation(t *testing.T) {
 		{"recording fails", (*harness).placeFails},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := startWith(t, orders.Limits{OpenOrders: 1, ReservedUnits: 3})
+			h := start(t)
 			body := lines(mug, 3)
 			restore := tc.fail(h)
 			r := h.call("POST", "/api/orders", "alice", body, "Idempotency-Key", "k-retry")
@@ -756,100 +747,6 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 }
 
-// problemDetail is the detail of a problem+json response.
-func (r response) problemDetail(t *testing.T) string {
-	t.Helper()
-	var p web.Problem
-	if err := json.Unmarshal(r.body, &p); err != nil {
-		t.Fatalf("not a problem: %v: %s", err, r.body)
-	}
-	return p.Detail
-}
-
-// Past a limit, a placement is answered 409 problem+json naming the limit,
-// and nothing is reserved; other users, answers stored under an
-// Idempotency-Key and, once an order is cancelled, new placements go
-// through.
-func TestOrderLimits(t *testing.T) {
-	h := startWith(t, orders.Limits{OpenOrders: 1, ReservedUnits: 5})
-	first := h.call("POST", "/api/orders", "alice", lines(mug, 2), "Idempotency-Key", "k-first")
-	if first.status != http.StatusCreated {
-		t.Fatalf("first order = %d %s", first.status, first.body)
-	}
-	placed := first.order(t)
-
-	for _, tc := range []struct{ user, body, detail, reason string }{
-		{"alice", lines(teapot, 1), "limit of open orders per user (1)", orders.ReasonOpenOrdersLimit},
-		{"bob", lines(mug, 3, teapot, 3), "limit of reserved units per user (5)", orders.ReasonReservedUnitsLimit},
-	} {
-		calls, _, _ := h.catalog.counts()
-		r := h.call("POST", "/api/orders", tc.user, tc.body)
-		if r.status != http.StatusConflict || r.problemCode(t) != "conflict" || !strings.Contains(r.problemDetail(t), tc.detail) {
-			t.Errorf("%s past the limit = %d %s, want 409 conflict naming %q", tc.user, r.status, r.body, tc.detail)
-		}
-		if after, _, _ := h.catalog.counts(); after != calls {
-			t.Errorf("%s past the limit: %d reserve calls, want none", tc.user, after-calls)
-		}
-		if v := h.metric(`orders_rejected_total{reason="` + tc.reason + `"}`); v != "1" {
-			t.Errorf("rejected{%s} = %q, want 1", tc.reason, v)
-		}
-	}
-	if h.catalog.stock(mug) != 8 || h.catalog.stock(teapot) != 5 {
-		t.Errorf("stock = %d, %d; want 8, 5 (only the first order's)", h.catalog.stock(mug), h.catalog.stock(teapot))
-	}
-	if n := h.count(`SELECT count(*) FROM orders`); n != 1 {
-		t.Errorf("%d orders recorded, want 1", n)
-	}
-
-	replay := h.call("POST", "/api/orders", "alice", lines(mug, 2), "Idempotency-Key", "k-first")
-	if replay.status != http.StatusCreated || replay.header.Get("Idempotent-Replayed") != "true" || replay.order(t).ID != placed.ID {
-		t.Errorf("replay at the limit = %d %s, want the first 201", replay.status, replay.body)
-	}
-	if r := h.call("POST", "/api/orders", "bob", lines(mug, 5)); r.status != http.StatusCreated {
-		t.Errorf("bob's order up to the limit = %d %s, want 201", r.status, r.body)
-	}
-	if r := h.call("POST", "/api/orders/"+placed.ID+"/cancel", "alice", ""); r.status != http.StatusOK {
-		t.Fatalf("cancel = %d %s", r.status, r.body)
-	}
-	if r := h.call("POST", "/api/orders", "alice", lines(teapot, 1)); r.status != http.StatusCreated {
-		t.Errorf("order after the cancellation = %d %s, want 201", r.status, r.body)
-	}
-}
-
-// Placements of one user at the same time all pass the check made before
-// reserving; recording them lets one through a limit of one, and the
-// others give their stock back.
-func TestOrderLimitUnderConcurrentPlacements(t *testing.T) {
-	h := startWith(t, orders.Limits{OpenOrders: 1, ReservedUnits: 100})
-	h.catalog.set(func(f *fakeCatalog) { f.delay = 50 * time.Millisecond }) // most reserve before one records
-	const n = 8
-	var wg sync.WaitGroup
-	results := make(chan response, n)
-	for range n {
-		wg.Go(func() { results <- h.call("POST", "/api/orders", "alice", lines(mug, 1)) })
-	}
-	wg.Wait()
-	close(results)
-	created := 0
-	for r := range results {
-		switch {
-		case r.status == http.StatusCreated:
-			created++
-		case r.status == http.StatusConflict && r.problemCode(t) == "conflict":
-		default:
-			t.Errorf("concurrent placement answered %d %s", r.status, r.body)
-		}
-	}
-	if created != 1 || h.count(`SELECT count(*) FROM orders`) != 1 {
-		t.Errorf("%d placements answered 201, %d orders recorded; want 1 and 1", created, h.count(`SELECT count(*) FROM orders`))
-	}
-	_, reservations, returned := h.catalog.counts()
-	t.Logf("%d of %d placements reserved stock, %d gave it back", reservations, n, returned)
-	if held := h.catalog.held(); len(held) != 1 || reservations-returned != 1 || h.catalog.stock(mug) != 9 {
-		t.Errorf("the catalog holds %q (mug stock %d), want only the recorded order's unit", held, h.catalog.stock(mug))
-	}
-}
-
 func TestLoadConfig(t *testing.T) {
 	t.Parallel()
 	env := func(vars map[string]string) *config.Env {
@@ -866,7 +763,6 @@ func TestLoadConfig(t *testing.T) {
 		CatalogRetries:    2,
 		ReconcileInterval: 5 * time.Second,
 		IdempotencyTTL:    24 * time.Hour,
-		Limits:            orders.Limits{OpenOrders: 10_000, ReservedUnits: 100_000},
 	}
 	cfg.Base = app.Base{}
 	if diff := cmp.Diff(want, cfg); diff != "" {
@@ -875,10 +771,8 @@ func TestLoadConfig(t *testing.T) {
 	_, err = LoadConfig(env(map[string]string{
 		"DATABASE_URL": "postgres://orders@db/bazaar", "CATALOG_INTERNAL_URL": "catalog:8081",
 		"CATALOG_TIMEOUT": "0s", "CATALOG_RETRIES": "-1", "IDEMPOTENCY_TTL": "soon",
-		"ORDERS_MAX_OPEN_PER_USER": "0", "ORDERS_MAX_RESERVED_UNITS_PER_USER": "many",
 	}))
-	for _, name := range []string{"CATALOG_INTERNAL_URL", "CATALOG_TIMEOUT", "CATALOG_RETRIES", "IDEMPOTENCY_TTL",
-		"ORDERS_MAX_OPEN_PER_USER", "ORDERS_MAX_RESERVED_UNITS_PER_USER"} {
+	for _, name := range []string{"CATALOG_INTERNAL_URL", "CATALOG_TIMEOUT", "CATALOG_RETRIES", "IDEMPOTENCY_TTL"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("LoadConfig accepted a bad %s: %v", name, err)
 		}
