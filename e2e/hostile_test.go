@@ -290,6 +290,8 @@ func hostileCatalogue(t *testing.T, f hostileFixture) []hostile {
 		hostile{name: "GET cancel", method: "GET", path: "/api/orders/" + id + "/cancel", as: f.shopper, status: 405},
 		hostile{name: "TRACE", method: "TRACE", path: "/api/catalog/products", status: 405},
 		hostile{name: "PROPFIND", method: "PROPFIND", path: "/api/catalog/products", status: 405},
+		hostile{name: "made-up method", method: "QBAX", path: "/api/orders", as: f.shopper, status: 405},
+		hostile{name: "made-up method on sign-in", method: "QBAX", path: "/api/users/login", status: 405},
 	)
 
 	add("query strings",
