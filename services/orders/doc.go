@@ -49,4 +49,19 @@
 // release it, and cancelled after: a crash in between leaves a cancelling
 // order that the Reconciler finishes. The release is idempotent at the
 // catalog, so the stock comes back exactly once however often it is sent.
+//
+// # Limits
+//
+// Each user's open orders (confirmed or cancelling: the catalog holds
+// their stock) are bounded in number and in units (Limits), so that a few
+// accounts cannot hold the whole inventory. Orders have no state after
+// confirmed but cancelled, so in effect the limits bound the orders a user
+// has placed and not cancelled. What each user's open orders hold is kept
+// in a row of its own (Totals), counted by the very statement that records
+// an order, which records it only if the limits allow: concurrent
+// placements of one user queue on that row for one statement each, not for
+// the whole placement, and no round trip is added. The statement that
+// makes an order cancelled takes it out again. An order the limits refuse
+// has reserved its stock already, and gives it back; only an order larger
+// than the limit of units by itself is refused before it reserves.
 package orders

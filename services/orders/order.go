@@ -25,6 +25,15 @@ type Order struct {
 	CreatedAt  time.Time `json:"created_at"`
 }
 
+// Units is the number of units the order holds, over all lines.
+func (o Order) Units() int {
+	n := 0
+	for _, it := range o.Items {
+		n += it.Quantity
+	}
+	return n
+}
+
 // Item is one line of an order, as the catalog reserved it.
 type Item struct {
 	ProductID      string `json:"product_id"`

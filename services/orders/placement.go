@@ -74,6 +74,15 @@ func (p Placement) Lines() []Line {
 	return append([]Line(nil), p.lines...)
 }
 
+// Units is the number of units the placement asks for, over all lines.
+func (p Placement) Units() int {
+	n := 0
+	for _, l := range p.lines {
+		n += l.Quantity
+	}
+	return n
+}
+
 // Hash identifies the request for idempotency: two bodies that ask for the
 // same lines in the same order have the same hash, however they are
 // formatted.

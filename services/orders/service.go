@@ -18,8 +18,11 @@ type Store interface {
 	// Create records o, confirmed, with its items, and returns when it was
 	// created. With a claim, the same statement links the order to the
 	// idempotency key; it fails with ErrKeyInFlight, recording nothing,
-	// when the claim was lost.
-	Create(ctx context.Context, o Order, claim *KeyClaim) (time.Time, error)
+	// when the claim was lost. The same statement also counts o in its
+	// user's Totals, or, when o would take them past limits, records
+	// nothing and fails with the error of limits.Allow: placements at the
+	// same time cannot pass a limit together.
+	Create(ctx context.Context, o Order, claim *KeyClaim, limits Limits) (time.Time, error)
 	// Order returns the order with id, or a NotFound error.
 	Order(ctx context.Context, id string) (Order, error)
 	// Orders returns a page of the user's orders, newest first.
@@ -30,8 +33,9 @@ type Store interface {
 	BeginCancel(ctx context.Context, id string, lease time.Duration) (bool, error)
 	// HandOff makes a cancelling order due for the Reconciler at once.
 	HandOff(ctx context.Context, id string) error
-	// FinishCancel moves a cancelling order to cancelled. It reports false
-	// when the order was not cancelling (someone else finished it).
+	// FinishCancel moves a cancelling order to cancelled, and takes it out
+	// of its user's Totals in the same statement. It reports false when the
+	// order was not cancelling (someone else finished it).
 	FinishCancel(ctx context.Context, id string) (Order, bool, error)
 	// ClaimCancelling claims up to limit cancelling orders that are due,
 	// holding each for lease, without waiting for orders another replica
@@ -74,6 +78,8 @@ type Service struct {
 	// Reconciler takes it over. It must exceed the longest a catalog call
 	// with its retries can take.
 	CancelLease time.Duration
+	// Limits bound each user's open orders.
+	Limits Limits
 }
 
 // Place reserves the stock of p at the catalog under an order id, and then
@@ -83,6 +89,11 @@ type Service struct {
 // retry holds no more stock than one attempt does, and the order is linked
 // to the key. A claim that names a recorded order (Resume) is not for
 // Place: the caller answers with that order.
+//
+// The user's Limits are enforced when the order is recorded, in the same
+// statement (see the package documentation); an order refused there gives
+// its stock back. Only an order larger than the limit of units by itself
+// is refused before anything is reserved.
 func (s *Service) Place(ctx context.Context, userID string, p Placement, claim *KeyClaim) (Order, error) {
 	lines := p.Lines()
 	for _, l := range lines {
@@ -90,6 +101,10 @@ func (s *Service) Place(ctx context.Context, userID string, p Placement, claim *
 			s.Metrics.Rejected(ReasonUnknownProduct)
 			return Order{}, apperr.Errorf(apperr.Unprocessable, "No product has id %s.", quote(l.ProductID))
 		}
+	}
+	if r, ok := rejectionOf(s.Limits.Allow(Totals{}, p.Units())); ok {
+		s.Metrics.Rejected(r.reason)
+		return Order{}, r.err
 	}
 	id := NewID()
 	if claim != nil {
@@ -130,11 +145,20 @@ func (s *Service) Place(ctx context.Context, userID string, p Placement, claim *
 		return Order{}, unknownOutcome("place: price "+id, claim, err)
 	}
 	o := Order{ID: id, UserID: userID, Status: StatusConfirmed, Items: items, TotalCents: total, Currency: currency}
-	if o.CreatedAt, err = s.Store.Create(ctx, o, claim); err != nil {
+	if o.CreatedAt, err = s.Store.Create(ctx, o, claim, s.Limits); err != nil {
 		if errors.Is(err, ErrKeyInFlight) {
 			// Nothing was recorded: another request took the key, and the
 			// order id with it, over; its stock is that request's now.
 			return Order{}, err
+		}
+		if r, ok := rejectionOf(err); ok {
+			// Nothing was recorded: the user's open orders leave no room
+			// for this one. As for an order priced in several currencies,
+			// the refusal is final (a retry with the key replays it), so
+			// the stock goes back.
+			s.release(ctx, id)
+			s.Metrics.Rejected(r.reason)
+			return Order{}, r.err
 		}
 		// The order may or may not have been recorded, so its stock must
 		// stay: a retry with the key resumes the order or records it, and

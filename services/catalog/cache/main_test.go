@@ -52,7 +52,7 @@ func newReplica(t testing.TB, redisURL string, store cache.Store) *replica {
 
 func newReplicaWithTimeout(t testing.TB, redisURL string, store cache.Store, timeout time.Duration) *replica {
 	t.Helper()
-	rdb, err := cache.NewRedisClient(redisURL, timeout)
+	rdb, err := cache.NewRedisClient(redisURL, "", timeout)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,10 +15,14 @@ import (
 // NewRedisClient returns a client for url whose every wait is bounded by
 // timeout and which never retries: the cache is an optimisation, and a read
 // that cannot reach Redis quickly is better served by PostgreSQL at once.
-func NewRedisClient(url string, timeout time.Duration) (*redis.Client, error) {
+// A password, when given, replaces the URL's.
+func NewRedisClient(url, password string, timeout time.Duration) (*redis.Client, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
+	}
+	if password != "" {
+		opts.Password = password
 	}
 	opts.DialTimeout = timeout
 	opts.ReadTimeout = timeout

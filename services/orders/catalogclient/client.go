@@ -30,6 +30,8 @@ import (
 type Config struct {
 	// BaseURL is the catalog's internal address, e.g. http://catalog:8081.
 	BaseURL string
+	// Token is the internal API's bearer token (web.Config.InternalToken).
+	Token string
 	// Timeout bounds one attempt.
 	Timeout time.Duration
 	// Retries is how many times a failed attempt is repeated.
@@ -228,6 +230,9 @@ func (c *Client) attempt(ctx context.Context, op, method, path string, body []by
 		return answer{}, fmt.Errorf("catalog %s: %w", op, err)
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.cfg.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

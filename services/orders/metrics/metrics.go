@@ -35,7 +35,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orders_rejected_total",
-			Help: "Orders refused, by reason (out_of_stock, unknown_product, mixed_currency, total_too_large).",
+			Help: "Orders refused, by reason (out_of_stock, unknown_product, mixed_currency, total_too_large, open_orders_limit, reserved_units_limit).",
 		}, []string{"reason"}),
 		revenue: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orders_revenue_cents_total",
@@ -50,7 +50,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Time (Unix) before which the reconciler has released all stock held for order ids never recorded; it trails the clock by about 75s when all is well.",
 		}),
 	}
-	for _, r := range []string{orders.ReasonOutOfStock, orders.ReasonUnknownProduct, orders.ReasonMixedCurrency, orders.ReasonTotalTooLarge} {
+	for _, r := range []string{orders.ReasonOutOfStock, orders.ReasonUnknownProduct, orders.ReasonMixedCurrency, orders.ReasonTotalTooLarge,
+		orders.ReasonOpenOrdersLimit, orders.ReasonReservedUnitsLimit} {
 		m.rejected.WithLabelValues(r)
 	}
 	for _, o := range []string{orders.SettledReleased, orders.SettledCancelled} {

@@ -18,16 +18,36 @@ import (
 // without a transaction, so one round trip to PostgreSQL. The items come
 // as one JSON array, numbered in their order. With an idempotency key ($6
 // not NULL), the order is recorded only if the key's claim (token $7) still
-// stands, and is linked to it; no row comes back when it was not recorded.
+// stands, and is linked to it.
+//
+// The same statement counts the order, of $8 units, in its user's totals,
+// and records it only if that leaves them within the limits ($9 open
+// orders, $10 units; 0 is no limit). Concurrent placements of one user
+// queue on the user's totals row, whose lock is held for this statement
+// alone, and each one checks the limits against the totals the one before
+// it left.
+//
+// It answers one row: when the order was created, NULL when it was not,
+// and whether the claim stood (true without a key): an order not recorded
+// under a standing claim was refused by a limit.
 const create = `
 	WITH claim AS (
 		UPDATE idempotency_keys SET order_id = $1
 		WHERE user_id = $2 AND key = $6 AND token = $7
 		RETURNING 1
+	), counted AS (
+		INSERT INTO user_order_totals AS t (user_id, open_orders, reserved_units)
+		SELECT $2, 1, $8::bigint
+		WHERE ($6::text IS NULL OR EXISTS (SELECT FROM claim))
+			AND ($9::integer = 0 OR 1 <= $9) AND ($10::bigint = 0 OR $8 <= $10)
+		ON CONFLICT (user_id) DO UPDATE
+		SET open_orders = t.open_orders + 1, reserved_units = t.reserved_units + excluded.reserved_units
+		WHERE ($9 = 0 OR t.open_orders < $9) AND ($10 = 0 OR t.reserved_units + excluded.reserved_units <= $10)
+		RETURNING 1
 	), created AS (
-		INSERT INTO orders (id, user_id, status, total_cents, currency)
-		SELECT $1, $2, 'confirmed', $3, $4
-		WHERE $6::text IS NULL OR EXISTS (SELECT FROM claim)
+		INSERT INTO orders (id, user_id, status, total_cents, currency, counted)
+		SELECT $1, $2, 'confirmed', $3, $4, true
+		WHERE EXISTS (SELECT FROM counted)
 		RETURNING created_at
 	), items AS (
 		INSERT INTO order_items (order_id, line, product_id, sku, name, quantity, unit_price_cents)
@@ -37,10 +57,14 @@ const create = `
 			WITH ORDINALITY AS l (product_id, sku, name, quantity, unit_price_cents, line)
 		WHERE EXISTS (SELECT FROM created)
 	)
-	SELECT created_at FROM created`
+	SELECT (SELECT created_at FROM created), $6::text IS NULL OR EXISTS (SELECT FROM claim)`
 
-// Create implements orders.Store.
-func (s *Store) Create(ctx context.Context, o orders.Order, claim *orders.KeyClaim) (time.Time, error) {
+// Create implements orders.Store. When a limit refuses the order, the
+// user's totals are read again to say which: the statement's own snapshot
+// may predate the placement that took the room. Should the totals have
+// room by then (an order was cancelled meanwhile), the order is recorded
+// after all; the check and the count stay one statement.
+func (s *Store) Create(ctx context.Context, o orders.Order, claim *orders.KeyClaim, limits orders.Limits) (time.Time, error) {
 	items, err := json.Marshal(o.Items)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("create order %s: %w", o.ID, err)
@@ -49,15 +73,40 @@ func (s *Store) Create(ctx context.Context, o orders.Order, claim *orders.KeyCla
 	if claim != nil {
 		key, token = &claim.Key, &claim.Token
 	}
-	var created time.Time
-	err = s.pool.QueryRow(ctx, create, o.ID, o.UserID, o.TotalCents, o.Currency, json.RawMessage(items), key, token).Scan(&created)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return time.Time{}, orders.ErrKeyInFlight // another request took the key over
+	units := o.Units()
+	for range 3 {
+		var created *time.Time
+		var claimed bool
+		err = s.pool.QueryRow(ctx, create, o.ID, o.UserID, o.TotalCents, o.Currency, json.RawMessage(items), key, token,
+			units, limits.OpenOrders, limits.ReservedUnits).Scan(&created, &claimed)
+		switch {
+		case err != nil:
+			return time.Time{}, pg.Wrap("create order "+o.ID, err)
+		case created != nil:
+			return *created, nil
+		case !claimed:
+			return time.Time{}, orders.ErrKeyInFlight // another request took the key over
+		}
+		totals, err := s.Totals(ctx, o.UserID)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if err := limits.Allow(totals, units); err != nil {
+			return time.Time{}, err
+		}
 	}
-	if err != nil {
-		return time.Time{}, pg.Wrap("create order "+o.ID, err)
+	return time.Time{}, fmt.Errorf("create order %s: refused by the limits of open orders, yet the totals read after it had room", o.ID)
+}
+
+// Totals returns what the user's open orders hold.
+func (s *Store) Totals(ctx context.Context, userID string) (orders.Totals, error) {
+	var t orders.Totals
+	err := s.pool.QueryRow(ctx, `SELECT open_orders, reserved_units FROM user_order_totals WHERE user_id = $1`, userID).
+		Scan(&t.OpenOrders, &t.ReservedUnits)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return orders.Totals{}, pg.Wrap("read the totals of open orders", err)
 	}
-	return created, nil
+	return t, nil
 }
 
 // recorded lists the statuses of orders. The previous release also kept
@@ -172,14 +221,31 @@ func (s *Store) HandOff(ctx context.Context, id string) error {
 	return nil
 }
 
+// finishCancel moves a cancelling order to cancelled and, in the same
+// statement, takes it out of its user's totals, if it is counted there
+// (see migration 0003), and answers whether it did.
+const finishCancel = `
+	WITH finished AS (
+		UPDATE orders SET status = 'cancelled', updated_at = now()
+		WHERE id = $1 AND status = 'cancelling'
+		RETURNING id, user_id, counted
+	), uncounted AS (
+		UPDATE user_order_totals t
+		SET open_orders = t.open_orders - 1,
+			reserved_units = t.reserved_units - (SELECT coalesce(sum(quantity), 0) FROM order_items WHERE order_id = f.id)
+		FROM finished f
+		WHERE t.user_id = f.user_id AND f.counted
+	)
+	SELECT EXISTS (SELECT FROM finished)`
+
 // FinishCancel implements orders.Store.
 func (s *Store) FinishCancel(ctx context.Context, id string) (orders.Order, bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE orders SET status = 'cancelled', updated_at = now() WHERE id = $1 AND status = 'cancelling'`, id)
-	if err != nil {
+	var finished bool
+	if err := s.pool.QueryRow(ctx, finishCancel, id).Scan(&finished); err != nil {
 		return orders.Order{}, false, pg.Wrap("finish cancel", err)
 	}
 	o, err := s.Order(ctx, id)
-	return o, tag.RowsAffected() == 1, err
+	return o, finished, err
 }
 
 // ClaimCancelling implements orders.Store. SKIP LOCKED lets replicas claim

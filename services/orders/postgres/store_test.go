@@ -60,6 +60,10 @@ func newStore(t *testing.T) *postgres.Store {
 	return postgres.NewStore(pool)
 }
 
+// noLimits leaves each user's open orders unbounded, for the tests of
+// other matters.
+var noLimits = orders.Limits{}
+
 // confirmed returns a new confirmed order of user, not yet recorded.
 func confirmed(user string) orders.Order {
 	return orders.Order{
@@ -78,7 +82,7 @@ func mustCreate(t *testing.T, s *postgres.Store, user string) orders.Order {
 	t.Helper()
 	o := confirmed(user)
 	var err error
-	if o.CreatedAt, err = s.Create(t.Context(), o, nil); err != nil {
+	if o.CreatedAt, err = s.Create(t.Context(), o, nil, noLimits); err != nil {
 		t.Fatal(err)
 	}
 	return o
@@ -98,7 +102,7 @@ func TestCreateAndRead(t *testing.T) {
 	if time.Since(got.CreatedAt) > time.Minute {
 		t.Errorf("created_at = %v", got.CreatedAt)
 	}
-	if _, err := s.Create(ctx, o, nil); err == nil {
+	if _, err := s.Create(ctx, o, nil, noLimits); err == nil {
 		t.Error("an order was created twice")
 	}
 	if _, err := s.Order(ctx, orders.NewID()); apperr.Code(err) != apperr.NotFound {
@@ -334,7 +338,7 @@ func TestClaimKeyRace(t *testing.T) {
 	claim := <-claims
 
 	// The claim links the order its request creates.
-	if _, err := s.Create(ctx, confirmed("alice"), &claim); err != nil {
+	if _, err := s.Create(ctx, confirmed("alice"), &claim, noLimits); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.ClaimKey(ctx, "alice", "key-1", []byte("hash-b"), time.Hour, time.Minute); !errors.Is(err, orders.ErrKeyReused) {
@@ -385,7 +389,7 @@ func TestUnlockedAndExpiredKeys(t *testing.T) {
 	// nor move, nor unlock it.
 	lost := confirmed("alice")
 	lost.ID = first.OrderID
-	if _, err := s.Create(ctx, lost, &first); !errors.Is(err, orders.ErrKeyInFlight) {
+	if _, err := s.Create(ctx, lost, &first, noLimits); !errors.Is(err, orders.ErrKeyInFlight) {
 		t.Errorf("Create with a lost claim: err = %v, want ErrKeyInFlight", err)
 	}
 	if _, err := s.Order(ctx, lost.ID); apperr.Code(err) != apperr.NotFound {
@@ -411,7 +415,7 @@ func TestUnlockedAndExpiredKeys(t *testing.T) {
 	}
 	o := confirmed("alice")
 	o.ID = renewed
-	if _, err := s.Create(ctx, o, &second); err != nil {
+	if _, err := s.Create(ctx, o, &second, noLimits); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.UnlockKey(ctx, second); err != nil {
@@ -474,7 +478,7 @@ func TestAbandonedKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := confirmed("alice")
-	if _, err := s.Create(ctx, o, &dead); err != nil {
+	if _, err := s.Create(ctx, o, &dead, noLimits); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(5 * time.Millisecond)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"maps"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -10,10 +11,20 @@ import (
 )
 
 // env returns a config.Env over vars on top of a valid development setup.
+// A *_FILE variable names a file whose contents are the text after "file:"
+// (DATABASE_PASSWORD_FILE=file:s3cret).
 func env(vars map[string]string) *config.Env {
 	all := map[string]string{"DATABASE_URL": "postgres://catalog:s3cret@postgres:5432/bazaar?sslmode=disable"}
 	maps.Copy(all, vars)
-	return &config.Env{Lookup: func(k string) (string, bool) { v, ok := all[k]; return v, ok }}
+	return &config.Env{
+		Lookup: func(k string) (string, bool) { v, ok := all[k]; return v, ok },
+		ReadFile: func(path string) ([]byte, error) {
+			if v, ok := strings.CutPrefix(path, "file:"); ok {
+				return []byte(v + "\n"), nil
+			}
+			return nil, os.ErrNotExist
+		},
+	}
 }
 
 func TestLoadBaseDefaults(t *testing.T) {
@@ -32,22 +43,36 @@ func TestLoadBaseDefaults(t *testing.T) {
 
 func TestLoadBase(t *testing.T) {
 	t.Parallel()
-	prod := func(url string) map[string]string {
-		return map[string]string{"APP_ENV": "production", "DATABASE_URL": url}
+	// prod is a production setup, its secrets in files.
+	prod := func(url, password string) map[string]string {
+		return map[string]string{"APP_ENV": "production", "DATABASE_URL": url,
+			"DATABASE_PASSWORD_FILE": "file:" + password, "INTERNAL_TOKEN_FILE": "file:internal-token"}
+	}
+	without := func(vars map[string]string, key string) map[string]string {
+		vars[key] = ""
+		return vars
 	}
 	for _, tc := range []struct {
 		name    string
 		vars    map[string]string
 		wantErr string // "" when the configuration is valid
 	}{
-		{"production with a real password", prod("postgres://catalog:Zq8-long-random@db:5432/bazaar"), ""},
-		{"production, key=value form", prod("host=db user=orders password=Zq8-long-random dbname=bazaar"), ""},
-		{"production with a compose default password", prod("postgres://catalog:catalog-dev-password@postgres:5432/bazaar?sslmode=disable"), "development default password"},
-		{"production with another service's default", prod("postgres://users:orders-dev-password@postgres/bazaar"), "development default password"},
-		{"production, default in key=value form", prod("host=db user=orders password=orders-dev-password dbname=bazaar"), "development default password"},
-		{"production with an escaped default", prod("postgres://users:users%2Ddev%2Dpassword@postgres/bazaar"), "development default password"},
-		{"production as the superuser", prod("postgres://postgres:Zq8-long-random@db/bazaar"), "not the postgres superuser"},
-		{"production with a malformed URL", prod("postgres://catalog:pw@db:port/bazaar"), "not a valid PostgreSQL connection string"},
+		{"production with a real password", prod("postgres://catalog@db:5432/bazaar", "Zq8-long-random"), ""},
+		{"production, key=value form", prod("host=db user=orders dbname=bazaar", "Zq8-long-random"), ""},
+		{"production with a compose default password", prod("postgres://catalog@postgres:5432/bazaar?sslmode=disable", "catalog-dev-password"), "development default"},
+		{"production with another service's default", prod("postgres://users@postgres/bazaar", "orders-dev-password"), "development default"},
+		{"production with the password in the URL", prod("postgres://catalog:Zq8-long-random@db/bazaar", "Zq8-long-random"), "DATABASE_URL holds a password"},
+		{"production, password in key=value form", prod("host=db user=orders password=Zq8-long-random dbname=bazaar", "x"), "DATABASE_URL holds a password"},
+		{"production with a plain password variable", without(map[string]string{"APP_ENV": "production", "DATABASE_URL": "postgres://catalog@db/bazaar",
+			"DATABASE_PASSWORD": "Zq8-long-random", "INTERNAL_TOKEN_FILE": "file:t"}, ""), "DATABASE_PASSWORD must come from a file in production"},
+		{"production without an internal token", without(prod("postgres://catalog@db/bazaar", "Zq8-long-random"), "INTERNAL_TOKEN_FILE"), "INTERNAL_TOKEN_FILE is required"},
+		{"production with a missing secret file", func() map[string]string {
+			vars := prod("postgres://catalog@db/bazaar", "")
+			vars["DATABASE_PASSWORD_FILE"] = "/run/secrets/gone"
+			return vars
+		}(), "DATABASE_PASSWORD_FILE: file does not exist"},
+		{"production as the superuser", prod("postgres://postgres@db/bazaar", "Zq8-long-random"), "not the postgres superuser"},
+		{"production with a malformed URL", prod("postgres://catalog@db:port/bazaar", "Zq8-long-random"), "not a valid PostgreSQL connection string"},
 		{"development with the compose default", map[string]string{"DATABASE_URL": "postgres://catalog:catalog-dev-password@postgres/bazaar"}, ""},
 		{"development as the superuser", map[string]string{"DATABASE_URL": "postgres://postgres:postgres@localhost/bazaar"}, ""},
 		{"no database", map[string]string{"DATABASE_URL": ""}, "DATABASE_URL is required"},

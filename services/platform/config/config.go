@@ -16,7 +16,13 @@ import (
 // Env reads variables through Lookup (os.LookupEnv when nil).
 type Env struct {
 	Lookup func(string) (string, bool)
-	errs   []error
+	// ReadFile reads the files that *_FILE variables name (os.ReadFile
+	// when nil).
+	ReadFile func(string) ([]byte, error)
+	// SecretFilesOnly refuses secrets given as plain variables: docker
+	// inspect shows a container's environment to anyone who may run it.
+	SecretFilesOnly bool
+	errs            []error
 }
 
 func (e *Env) get(key string) (string, bool) {
@@ -44,6 +50,33 @@ func (e *Env) Required(key string) string {
 	v, ok := e.get(key)
 	if !ok {
 		e.errs = append(e.errs, fmt.Errorf("%s is required", key))
+	}
+	return v
+}
+
+// Secret returns a secret: the contents of the file that KEY_FILE names
+// (a Compose or Swarm secret under /run/secrets), without the line break an
+// editor leaves at its end; else the variable KEY itself, unless
+// SecretFilesOnly; else "".
+func (e *Env) Secret(key string) string {
+	if path, ok := e.get(key + "_FILE"); ok {
+		read := e.ReadFile
+		if read == nil {
+			read = os.ReadFile
+		}
+		b, err := read(path)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Errorf("%s_FILE: %w", key, err))
+			return ""
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		e.Check(strings.TrimSpace(v) != "", key+"_FILE names an empty file")
+		return v
+	}
+	v, ok := e.get(key)
+	if ok && e.SecretFilesOnly {
+		e.errs = append(e.errs, fmt.Errorf("%s must come from a file in production: set %s_FILE instead", key, key))
+		return ""
 	}
 	return v
 }

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -106,5 +107,49 @@ func TestRedact(t *testing.T) {
 		if got := config.Redact(tc.in); got != tc.want {
 			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestSecretPrefersAFile(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{"/run/secrets/db": "s3cret\n", "/run/secrets/blank": "\n"}
+	e := envOf(map[string]string{
+		"DB_PASSWORD_FILE": "/run/secrets/db", "DB_PASSWORD": "ignored",
+		"PLAIN": "from env", "BLANK_FILE": "/run/secrets/blank", "GONE_FILE": "/run/secrets/gone",
+	})
+	e.ReadFile = func(path string) ([]byte, error) {
+		if v, ok := files[path]; ok {
+			return []byte(v), nil
+		}
+		return nil, os.ErrNotExist
+	}
+	if got := e.Secret("DB_PASSWORD"); got != "s3cret" {
+		t.Errorf("Secret(DB_PASSWORD) = %q, want the file's contents without the line break", got)
+	}
+	if got := e.Secret("PLAIN"); got != "from env" {
+		t.Errorf("Secret(PLAIN) = %q, want the variable (development)", got)
+	}
+	if got := e.Secret("UNSET"); got != "" {
+		t.Errorf("Secret(UNSET) = %q", got)
+	}
+	e.Secret("BLANK")
+	e.Secret("GONE")
+	err := e.Err()
+	for _, want := range []string{"BLANK_FILE names an empty file", "GONE_FILE: file does not exist"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Err() = %v, want it to mention %q", err, want)
+		}
+	}
+}
+
+func TestSecretFilesOnlyRefusesPlainVariables(t *testing.T) {
+	t.Parallel()
+	e := envOf(map[string]string{"TOKEN": "in the environment"})
+	e.SecretFilesOnly = true
+	if got := e.Secret("TOKEN"); got != "" {
+		t.Errorf("Secret(TOKEN) = %q, want nothing", got)
+	}
+	if err := e.Err(); err == nil || !strings.Contains(err.Error(), "TOKEN must come from a file in production: set TOKEN_FILE") {
+		t.Errorf("Err() = %v", err)
 	}
 }

@@ -24,7 +24,9 @@ import (
 // MaxConns is explicit so that every pool of every replica together stays
 // under PostgreSQL's max_connections. Zero values take the defaults below.
 type Config struct {
-	URL      string
+	URL string
+	// Password, when set, replaces the URL's: it comes from a secret file.
+	Password string
 	MaxConns int32
 	// MinConns are kept open even when idle, so that the first requests
 	// after a quiet night or a restart find connections waiting.
@@ -71,6 +73,9 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*pgxpool.Poo
 	pc, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("pg: parse config: %w", err)
+	}
+	if cfg.Password != "" {
+		pc.ConnConfig.Password = cfg.Password
 	}
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns

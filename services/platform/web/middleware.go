@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -54,7 +55,16 @@ func requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// recoverPanic turns a panicking handler into a 500, logged with its stack.
+// panicError is a handler's panic, with the stack it happened on.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
+
+// recoverPanic turns a panicking handler into a 500; handleError logs it
+// with its stack.
 func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
 		defer func() {
@@ -62,7 +72,7 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 				if r == http.ErrAbortHandler {
 					panic(r)
 				}
-				err = fmt.Errorf("panic: %v", r)
+				err = &panicError{value: r, stack: debug.Stack()}
 			}
 		}()
 		return next(c)

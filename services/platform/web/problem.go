@@ -94,7 +94,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	p := ProblemFor(err)
 	if p.Status >= 500 {
-		s.logger.ErrorContext(c.Request().Context(), "request failed", "err", err, "path", c.Request().URL.Path)
+		attrs := []any{"err", err, "path", c.Request().URL.Path}
+		if pe, ok := errors.AsType[*panicError](err); ok {
+			attrs = append(attrs, "stack", string(pe.stack))
+		}
+		s.logger.ErrorContext(c.Request().Context(), "request failed", attrs...)
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(p.Status)

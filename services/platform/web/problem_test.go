@@ -157,6 +157,22 @@ func TestHandleErrorRendersEveryFailureAsProblem(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a panic is logged with its stack", func(t *testing.T) {
+		rec := serve(s.API, httptest.NewRequest(http.MethodGet, "/panic", nil))
+		id := rec.Header().Get(HeaderRequestID)
+		for line := range strings.Lines(logs.String()) {
+			if !strings.Contains(line, `"request_id":"`+id+`"`) {
+				continue
+			}
+			for _, want := range []string{`"err":"panic: nil map write in handler"`, `"stack":"goroutine `, `problem_test.go`} {
+				if !strings.Contains(line, want) {
+					t.Errorf("the panic's log line lacks %s:\n%s", want, line)
+				}
+			}
+			return
+		}
+		t.Errorf("no log line for request %s:\n%s", id, logs)
+	})
 	t.Run("the cause goes to the log", func(t *testing.T) {
 		rec := serve(s.API, httptest.NewRequest(http.MethodGet, "/secret", nil))
 		id := rec.Header().Get(HeaderRequestID)

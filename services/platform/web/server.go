@@ -23,9 +23,17 @@ import (
 
 // Config configures a Server.
 type Config struct {
-	Service      string // name used in metrics and logs
-	Addr         string // API listen address, e.g. ":8080"
-	InternalAddr string // internal listen address, e.g. ":8081"
+	Service string // name used in metrics and logs
+	Addr    string // API listen address, e.g. ":8080"
+	// InternalAddr is the internal listen address, e.g. ":8081". With a
+	// host name (catalog-internal:8081) the server listens only on the
+	// address of this machine that the name resolves to: in Compose, an
+	// alias on the one network meant to reach the internal API, so that
+	// the port is closed on every other network of the container.
+	InternalAddr string
+	// InternalToken, when set, is the bearer token that every internal
+	// route but /healthz and /readyz requires.
+	InternalToken string
 	// DrainDelay is how long the server keeps answering after shutdown
 	// starts, with /readyz failing, so the edge stops sending new requests
 	// before connections close.
@@ -71,6 +79,7 @@ func NewServer(cfg Config, logger *slog.Logger, checks map[string]Check) *Server
 		e.GET("/healthz", s.healthz)
 		e.GET("/readyz", s.readyz)
 	}
+	s.Internal.Use(s.requireInternalToken)
 	s.Internal.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry})))
 	s.Internal.GET("/debug/pprof/*", echo.WrapHandler(http.HandlerFunc(pprof.Index)))
 	s.Internal.GET("/debug/pprof/profile", echo.WrapHandler(http.HandlerFunc(pprof.Profile)))
@@ -91,10 +100,14 @@ func newEcho() *echo.Echo {
 // Open starts listening on both addresses and serves in the background.
 // Addresses with port 0 pick a free port; see Addr and InternalAddr.
 func (s *Server) Open() error {
+	internal, err := localAddr(s.cfg.InternalAddr, 10*time.Second)
+	if err != nil {
+		return err
+	}
 	for _, l := range []struct {
 		addr string
 		h    http.Handler
-	}{{s.cfg.Addr, s.API}, {s.cfg.InternalAddr, s.Internal}} {
+	}{{s.cfg.Addr, s.API}, {internal, s.Internal}} {
 		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
 			s.closeListeners()

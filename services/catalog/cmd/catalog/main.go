@@ -33,23 +33,27 @@ func main() {
 // Config is the catalog's configuration.
 type Config struct {
 	app.Base
-	RedisURL     string        // the cache's Redis
-	RedisTimeout time.Duration // bound on every Redis wait before reads fall back to PostgreSQL
-	JWKSURL      string        // the users service's public keys, to verify admin tokens
-	CacheTTL     time.Duration // lifetime of cached entries
+	RedisURL      string        // the cache's Redis, with the ACL user: redis://catalog@redis:6379/0
+	RedisPassword string        // the ACL user's password, from REDIS_PASSWORD(_FILE)
+	RedisTimeout  time.Duration // bound on every Redis wait before reads fall back to PostgreSQL
+	JWKSURL       string        // the users service's public keys, to verify admin tokens
+	CacheTTL      time.Duration // lifetime of cached entries
 }
 
 // LoadConfig reads the configuration from the environment.
 func LoadConfig(e *config.Env) (Config, error) {
 	cfg := Config{
-		Base:         app.LoadBase(e, "catalog"),
-		RedisURL:     e.String("REDIS_URL", "redis://redis:6379/0"),
-		RedisTimeout: e.Duration("REDIS_TIMEOUT", 200*time.Millisecond),
-		JWKSURL:      e.String("USERS_JWKS_URL", "http://users:8080/api/users/.well-known/jwks.json"),
-		CacheTTL:     e.Duration("CACHE_TTL", 5*time.Minute),
+		Base:          app.LoadBase(e, "catalog"),
+		RedisURL:      e.String("REDIS_URL", "redis://redis:6379/0"),
+		RedisPassword: e.Secret("REDIS_PASSWORD"),
+		RedisTimeout:  e.Duration("REDIS_TIMEOUT", 200*time.Millisecond),
+		JWKSURL:       e.String("USERS_JWKS_URL", "http://users:8080/api/users/.well-known/jwks.json"),
+		CacheTTL:      e.Duration("CACHE_TTL", 5*time.Minute),
 	}
-	_, err := redis.ParseURL(cfg.RedisURL)
+	opts, err := redis.ParseURL(cfg.RedisURL)
 	e.Check(err == nil, "REDIS_URL must be a redis:// or rediss:// URL")
+	e.Check(err != nil || opts.Password == "" || !cfg.Production(), "REDIS_URL holds a password; in production it comes from the file REDIS_PASSWORD_FILE names")
+	e.Check(!cfg.Production() || !app.IsDevSecret(cfg.RedisPassword), "REDIS_PASSWORD is a development default; set a real one in production")
 	e.Check(cfg.RedisTimeout >= 10*time.Millisecond && cfg.RedisTimeout <= 5*time.Second, "REDIS_TIMEOUT must be from 10ms to 5s")
 	e.Check(cfg.CacheTTL >= time.Second && cfg.CacheTTL <= 24*time.Hour, "CACHE_TTL must be from 1s to 24h")
 	return cfg, e.Err()
@@ -78,7 +82,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	// go-redis logs each failed dial; the cache reports outages itself.
 	redis.SetLogger(cache.RedisLogger{Logger: m.Logger})
-	if m.redis, err = cache.NewRedisClient(m.Config.RedisURL, m.Config.RedisTimeout); err != nil {
+	if m.redis, err = cache.NewRedisClient(m.Config.RedisURL, m.Config.RedisPassword, m.Config.RedisTimeout); err != nil {
 		return err
 	}
 

@@ -49,6 +49,8 @@ type Config struct {
 	ReconcileInterval time.Duration
 	// IdempotencyTTL is how long idempotency keys are kept.
 	IdempotencyTTL time.Duration
+	// Limits bound what one user's open orders may hold.
+	Limits orders.Limits
 }
 
 // LoadConfig reads the configuration from the environment.
@@ -61,6 +63,10 @@ func LoadConfig(e *config.Env) (Config, error) {
 		CatalogRetries:    e.Int("CATALOG_RETRIES", 2),
 		ReconcileInterval: e.Duration("RECONCILE_INTERVAL", 5*time.Second),
 		IdempotencyTTL:    e.Duration("IDEMPOTENCY_TTL", orders.DefaultKeyTTL),
+		Limits: orders.Limits{
+			OpenOrders:    e.Int("ORDERS_MAX_OPEN_PER_USER", orders.DefaultMaxOpenOrders),
+			ReservedUnits: e.Int("ORDERS_MAX_RESERVED_UNITS_PER_USER", orders.DefaultMaxReservedUnits),
+		},
 	}
 	e.Check(httpURL(cfg.JWKSURL), "USERS_JWKS_URL must be an http(s) URL")
 	e.Check(httpURL(cfg.CatalogURL), "CATALOG_INTERNAL_URL must be an http(s) URL")
@@ -68,6 +74,8 @@ func LoadConfig(e *config.Env) (Config, error) {
 	e.Check(cfg.CatalogRetries >= 0 && cfg.CatalogRetries <= 10, "CATALOG_RETRIES must be from 0 to 10")
 	e.Check(cfg.ReconcileInterval >= 10*time.Millisecond && cfg.ReconcileInterval <= 10*time.Minute, "RECONCILE_INTERVAL must be from 10ms to 10m")
 	e.Check(cfg.IdempotencyTTL >= time.Second && cfg.IdempotencyTTL <= 7*24*time.Hour, "IDEMPOTENCY_TTL must be from 1s to 168h")
+	e.Check(cfg.Limits.OpenOrders >= 0 && cfg.Limits.OpenOrders <= 1_000_000, "ORDERS_MAX_OPEN_PER_USER must be from 0 (no limit) to 1000000")
+	e.Check(cfg.Limits.ReservedUnits >= 0 && cfg.Limits.ReservedUnits <= 1_000_000_000, "ORDERS_MAX_RESERVED_UNITS_PER_USER must be from 0 (no limit) to 1000000000")
 	return cfg, e.Err()
 }
 
@@ -99,7 +107,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Logger.Info("starting", "env", m.Config.Env, "database", config.Redact(m.Config.DB.URL),
 		"catalog", m.Config.CatalogURL, "jwks", m.Config.JWKSURL,
 		"catalog_timeout", m.Config.CatalogTimeout.String(), "catalog_retries", m.Config.CatalogRetries,
-		"reconcile_interval", m.Config.ReconcileInterval.String(), "idempotency_ttl", m.Config.IdempotencyTTL.String())
+		"reconcile_interval", m.Config.ReconcileInterval.String(), "idempotency_ttl", m.Config.IdempotencyTTL.String(),
+		"max_open_orders_per_user", m.Config.Limits.OpenOrders, "max_reserved_units_per_user", m.Config.Limits.ReservedUnits)
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	var err error
@@ -113,6 +122,7 @@ func (m *Main) Run(ctx context.Context) error {
 	store := postgres.NewStore(m.pool)
 	catalog := catalogclient.New(catalogclient.Config{
 		BaseURL: m.Config.CatalogURL,
+		Token:   m.Config.Web.InternalToken,
 		Timeout: m.Config.CatalogTimeout,
 		Retries: m.Config.CatalogRetries,
 		Backoff: 100 * time.Millisecond,
@@ -121,7 +131,7 @@ func (m *Main) Run(ctx context.Context) error {
 	// A placement, with its catalog call's retries, ends within lease; so
 	// does a claimed cancellation's catalog call.
 	lease := 2*catalog.MaxDuration() + time.Second
-	svc := &orders.Service{Store: store, Catalog: catalog, Metrics: counters, Logger: m.Logger, CancelLease: lease}
+	svc := &orders.Service{Store: store, Catalog: catalog, Metrics: counters, Logger: m.Logger, CancelLease: lease, Limits: m.Config.Limits}
 	h := &ordershttp.Handler{
 		Orders:   svc,
 		Keys:     store,

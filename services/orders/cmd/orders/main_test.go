@@ -95,6 +95,12 @@ type harness struct {
 // take a cancellation over 1.8s after its request began (see Main.Run).
 func start(t *testing.T) *harness {
 	t.Helper()
+	return startWith(t, orders.Limits{OpenOrders: orders.DefaultMaxOpenOrders, ReservedUnits: orders.DefaultMaxReservedUnits})
+}
+
+// startWith is start with limits on each user's open orders.
+func startWith(t *testing.T, limits orders.Limits) *harness {
+	t.Helper()
 	if err := pgtest.Truncate(t.Context(), pool); err != nil {
 		t.Fatal(err)
 	}
@@ -119,6 +125,7 @@ func start(t *testing.T) *harness {
 			CatalogRetries:    1,
 			ReconcileInterval: 50 * time.Millisecond,
 			IdempotencyTTL:    time.Hour,
+			Limits:            limits,
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		clock:  func() time.Time { return time.Now().Add(time.Duration(h.ahead.Load())) },
@@ -681,6 +688,9 @@ func TestCancelFinishedByReconciler(t *testing.T) {
 	if v := h.metric(`orders_reconciler_settlements_total{outcome="cancelled"}`); v != "1" {
 		t.Errorf("settlements{cancelled} = %q, want 1", v)
 	}
+	if n := h.count(`SELECT open_orders + reserved_units FROM user_order_totals WHERE user_id = 'alice'`); n != 0 {
+		t.Errorf("alice's open orders and units add up to %d after the reconciler's cancellation, want 0", n)
+	}
 }
 
 // Twenty concurrent requests with one key make one order and one
@@ -747,6 +757,131 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 }
 
+// problemDetail is the detail of a problem+json response.
+func (r response) problemDetail(t *testing.T) string {
+	t.Helper()
+	var p web.Problem
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		t.Fatalf("not a problem: %v: %s", err, r.body)
+	}
+	return p.Detail
+}
+
+// Past a limit, a placement is answered 409 problem+json naming the limit,
+// and the catalog holds nothing for it: an order larger than the limit of
+// units is refused before it reserves, any other gives its stock back
+// once the record refuses it. A refusal under an Idempotency-Key is
+// replayed like any other; other users, and the user once an order is
+// cancelled, place orders as before.
+func TestOrderLimits(t *testing.T) {
+	h := startWith(t, orders.Limits{OpenOrders: 2, ReservedUnits: 6})
+	first := h.call("POST", "/api/orders", "alice", lines(mug, 2), "Idempotency-Key", "k-first")
+	if first.status != http.StatusCreated {
+		t.Fatalf("first order = %d %s", first.status, first.body)
+	}
+	placed := first.order(t)
+	if r := h.call("POST", "/api/orders", "alice", lines(teapot, 1)); r.status != http.StatusCreated {
+		t.Fatalf("second order = %d %s", r.status, r.body)
+	}
+	held := h.catalog.held()
+
+	refusals := []struct {
+		user, body, key, detail, reason string
+		reserves                        int
+	}{
+		{"alice", lines(mug, 1), "", "the most one user may have (2)", orders.ReasonOpenOrdersLimit, 1},
+		{"alice", lines(mug, 1), "k-refused", "the most one user may have (2)", orders.ReasonOpenOrdersLimit, 1},
+		{"bob", lines(mug, 4, teapot, 3), "", "may reserve (6 units)", orders.ReasonReservedUnitsLimit, 0},
+	}
+	for _, tc := range refusals {
+		var headers []string
+		if tc.key != "" {
+			headers = []string{"Idempotency-Key", tc.key}
+		}
+		calls, _, _ := h.catalog.counts()
+		r := h.call("POST", "/api/orders", tc.user, tc.body, headers...)
+		if r.status != http.StatusConflict || r.problemCode(t) != "conflict" || !strings.Contains(r.problemDetail(t), tc.detail) {
+			t.Errorf("%s past the limit = %d %s, want 409 conflict naming %q", tc.user, r.status, r.body, tc.detail)
+		}
+		if after, _, _ := h.catalog.counts(); after-calls != tc.reserves {
+			t.Errorf("%s past the limit: %d reserve calls, want %d", tc.user, after-calls, tc.reserves)
+		}
+	}
+	if got := h.catalog.held(); !slices.Equal(got, held) || h.catalog.stock(mug) != 8 || h.catalog.stock(teapot) != 4 {
+		t.Errorf("the catalog holds %q (stock %d, %d); want only the two orders' %q (8, 4)", got, h.catalog.stock(mug), h.catalog.stock(teapot), held)
+	}
+	if n := h.count(`SELECT count(*) FROM orders`); n != 2 {
+		t.Errorf("%d orders recorded, want 2", n)
+	}
+	if refused := h.keyOrderID("alice", "k-refused"); h.catalog.reservationStatus(refused) != orders.Released {
+		t.Errorf("the refused key's order id %s is %q at the catalog, want released", refused, h.catalog.reservationStatus(refused))
+	}
+	for reason, want := range map[string]string{orders.ReasonOpenOrdersLimit: "2", orders.ReasonReservedUnitsLimit: "1"} {
+		if v := h.metric(`orders_rejected_total{reason="` + reason + `"}`); v != want {
+			t.Errorf("rejected{%s} = %q, want %s", reason, v, want)
+		}
+	}
+
+	// bob's room is his own; what he asks past it is reserved, then given back.
+	if r := h.call("POST", "/api/orders", "bob", lines(mug, 3, teapot, 3)); r.status != http.StatusCreated {
+		t.Errorf("bob's order up to the limit = %d %s, want 201", r.status, r.body)
+	}
+	if r := h.call("POST", "/api/orders", "bob", lines(mug, 1)); r.status != http.StatusConflict || !strings.Contains(r.problemDetail(t), "may reserve (6 units)") {
+		t.Errorf("bob's order past the limit = %d %s, want 409 naming the limit of units", r.status, r.body)
+	}
+	if h.catalog.stock(mug) != 5 || h.catalog.stock(teapot) != 1 {
+		t.Errorf("stock = %d, %d; want 5, 1", h.catalog.stock(mug), h.catalog.stock(teapot))
+	}
+
+	if r := h.call("POST", "/api/orders/"+placed.ID+"/cancel", "alice", ""); r.status != http.StatusOK {
+		t.Fatalf("cancel = %d %s", r.status, r.body)
+	}
+	replay := h.call("POST", "/api/orders", "alice", lines(mug, 1), "Idempotency-Key", "k-refused")
+	if replay.status != http.StatusConflict || replay.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("the refused key after a cancellation = %d %s, want its 409 replayed", replay.status, replay.body)
+	}
+	if r := h.call("POST", "/api/orders", "alice", lines(mug, 1), "Idempotency-Key", "k-after"); r.status != http.StatusCreated {
+		t.Errorf("an order with a new key after the cancellation = %d %s, want 201", r.status, r.body)
+	}
+	if n := h.count(`SELECT count(*) FROM orders WHERE status = 'confirmed'`); len(h.catalog.held()) != n {
+		t.Errorf("the catalog holds %q for %d confirmed orders", h.catalog.held(), n)
+	}
+}
+
+// Placements of one user at the same time all reserve their stock; the
+// record lets one through a limit of one, and the others give their stock
+// back.
+func TestOrderLimitUnderConcurrentPlacements(t *testing.T) {
+	h := startWith(t, orders.Limits{OpenOrders: 1})
+	h.catalog.set(func(f *fakeCatalog) { f.delay = 50 * time.Millisecond }) // all reserve before one records
+	const n = 8
+	var wg sync.WaitGroup
+	results := make(chan response, n)
+	for range n {
+		wg.Go(func() { results <- h.call("POST", "/api/orders", "alice", lines(mug, 1)) })
+	}
+	wg.Wait()
+	close(results)
+	created := 0
+	for r := range results {
+		switch {
+		case r.status == http.StatusCreated:
+			created++
+		case r.status == http.StatusConflict && r.problemCode(t) == "conflict":
+		default:
+			t.Errorf("concurrent placement answered %d %s", r.status, r.body)
+		}
+	}
+	if n := h.count(`SELECT count(*) FROM orders`); created != 1 || n != 1 {
+		t.Errorf("%d placements answered 201, %d orders recorded; want 1 and 1", created, n)
+	}
+	_, reservations, returned := h.catalog.counts()
+	if held := h.catalog.held(); len(held) != 1 || reservations != n || returned != n-1 || h.catalog.stock(mug) != 9 {
+		t.Errorf("%d reservations, %d returned: the catalog holds %q (mug stock %d); want %d, %d and only the order's unit",
+			reservations, returned, held, h.catalog.stock(mug), n, n-1)
+	}
+}
+
 func TestLoadConfig(t *testing.T) {
 	t.Parallel()
 	env := func(vars map[string]string) *config.Env {
@@ -763,6 +898,7 @@ func TestLoadConfig(t *testing.T) {
 		CatalogRetries:    2,
 		ReconcileInterval: 5 * time.Second,
 		IdempotencyTTL:    24 * time.Hour,
+		Limits:            orders.Limits{OpenOrders: 100, ReservedUnits: 1000},
 	}
 	cfg.Base = app.Base{}
 	if diff := cmp.Diff(want, cfg); diff != "" {
@@ -771,10 +907,18 @@ func TestLoadConfig(t *testing.T) {
 	_, err = LoadConfig(env(map[string]string{
 		"DATABASE_URL": "postgres://orders@db/bazaar", "CATALOG_INTERNAL_URL": "catalog:8081",
 		"CATALOG_TIMEOUT": "0s", "CATALOG_RETRIES": "-1", "IDEMPOTENCY_TTL": "soon",
+		"ORDERS_MAX_OPEN_PER_USER": "-1", "ORDERS_MAX_RESERVED_UNITS_PER_USER": "many",
 	}))
-	for _, name := range []string{"CATALOG_INTERNAL_URL", "CATALOG_TIMEOUT", "CATALOG_RETRIES", "IDEMPOTENCY_TTL"} {
+	for _, name := range []string{"CATALOG_INTERNAL_URL", "CATALOG_TIMEOUT", "CATALOG_RETRIES", "IDEMPOTENCY_TTL",
+		"ORDERS_MAX_OPEN_PER_USER", "ORDERS_MAX_RESERVED_UNITS_PER_USER"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("LoadConfig accepted a bad %s: %v", name, err)
 		}
+	}
+	cfg, err = LoadConfig(env(map[string]string{
+		"DATABASE_URL": "postgres://orders@db/bazaar", "ORDERS_MAX_OPEN_PER_USER": "0", "ORDERS_MAX_RESERVED_UNITS_PER_USER": "0",
+	}))
+	if err != nil || cfg.Limits != (orders.Limits{}) {
+		t.Errorf("limits of 0 = %+v, %v; want no limits", cfg.Limits, err)
 	}
 }

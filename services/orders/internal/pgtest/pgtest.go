@@ -71,7 +71,7 @@ func Start(ctx context.Context) (*Server, error) {
 // between tests.
 func Truncate(ctx context.Context, pool *pgxpool.Pool) error {
 	_, err := pool.Exec(ctx, `
-		TRUNCATE order_items, orders, idempotency_keys;
+		TRUNCATE order_items, orders, idempotency_keys, user_order_totals;
 		UPDATE reservation_sweep SET through = '00000000-0000-0000-0000-000000000000'`)
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"maps"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,10 +14,19 @@ import (
 )
 
 // env returns a config.Env over vars and the minimum every service needs.
+// A *_FILE variable names a file whose contents are the text after "file:".
 func env(vars map[string]string) *config.Env {
 	all := map[string]string{"DATABASE_URL": "postgres://users:secret@postgres:5432/bazaar"}
 	maps.Copy(all, vars)
-	return &config.Env{Lookup: func(k string) (string, bool) { v, ok := all[k]; return v, ok }}
+	return &config.Env{
+		Lookup: func(k string) (string, bool) { v, ok := all[k]; return v, ok },
+		ReadFile: func(path string) ([]byte, error) {
+			if v, ok := strings.CutPrefix(path, "file:"); ok {
+				return []byte(v), nil
+			}
+			return nil, os.ErrNotExist
+		},
+	}
 }
 
 func mustPEM(t *testing.T) (string, ed25519.PrivateKey) {
@@ -50,7 +60,9 @@ func TestLoadConfig(t *testing.T) {
 	t.Parallel()
 	keyPEM, priv := mustPEM(t)
 	prod := func(vars map[string]string) map[string]string {
-		all := map[string]string{"APP_ENV": "production", "JWT_PRIVATE_KEY": keyPEM, "ADMIN_EMAIL": "root@shop.example", "ADMIN_PASSWORD": "a long admin secret"}
+		all := map[string]string{"APP_ENV": "production", "DATABASE_URL": "postgres://users@postgres/bazaar",
+			"DATABASE_PASSWORD_FILE": "file:a-real-password", "INTERNAL_TOKEN_FILE": "file:internal-token",
+			"JWT_PRIVATE_KEY_FILE": "file:" + keyPEM, "ADMIN_EMAIL": "root@shop.example", "ADMIN_PASSWORD_FILE": "file:a long admin secret"}
 		maps.Copy(all, vars)
 		return all
 	}
@@ -60,9 +72,10 @@ func TestLoadConfig(t *testing.T) {
 		wantErr string // "" when the configuration is valid
 	}{
 		{"production", prod(nil), ""},
-		{"production without a key", prod(map[string]string{"JWT_PRIVATE_KEY": ""}), "JWT_PRIVATE_KEY is required in production"},
-		{"production with the dev admin password", prod(map[string]string{"ADMIN_PASSWORD": devAdminPassword}), "development default"},
-		{"production with a short admin password", prod(map[string]string{"ADMIN_PASSWORD": "elevenchars"}), "at least 12 characters"},
+		{"production without a key", prod(map[string]string{"JWT_PRIVATE_KEY_FILE": ""}), "JWT_PRIVATE_KEY is required in production"},
+		{"production with the key in a variable", prod(map[string]string{"JWT_PRIVATE_KEY_FILE": "", "JWT_PRIVATE_KEY": keyPEM}), "JWT_PRIVATE_KEY must come from a file in production"},
+		{"production with the dev admin password", prod(map[string]string{"ADMIN_PASSWORD_FILE": "file:" + devAdminPassword}), "development default"},
+		{"production with a short admin password", prod(map[string]string{"ADMIN_PASSWORD_FILE": "file:elevenchars"}), "at least 12 characters"},
 		{"production with insecure cookies", prod(map[string]string{"COOKIE_SECURE": "false"}), "COOKIE_SECURE cannot be false"},
 		{"development with the dev admin password", map[string]string{"ADMIN_EMAIL": "admin@bazaar.local", "ADMIN_PASSWORD": devAdminPassword}, ""},
 		{"development with insecure cookies", map[string]string{"COOKIE_SECURE": "false"}, ""},
@@ -92,7 +105,7 @@ func TestLoadConfig(t *testing.T) {
 			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 				t.Fatalf("LoadConfig error = %v, want one mentioning %q", err, tc.wantErr)
 			}
-			if err == nil && tc.vars["JWT_PRIVATE_KEY"] != "" && !priv.Equal(cfg.SigningKey) {
+			if err == nil && (tc.vars["JWT_PRIVATE_KEY"] != "" || tc.vars["APP_ENV"] == "production") && !priv.Equal(cfg.SigningKey) {
 				t.Error("signing key differs from JWT_PRIVATE_KEY")
 			}
 		})

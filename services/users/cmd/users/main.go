@@ -89,7 +89,7 @@ func LoadConfig(e *config.Env) (Config, error) {
 		RefreshTTL:            e.Duration("REFRESH_TOKEN_TTL", 720*time.Hour),
 		SessionMaxAge:         e.Duration("SESSION_MAX_AGE", 720*time.Hour),
 		AdminEmail:            e.String("ADMIN_EMAIL", ""),
-		AdminPassword:         e.String("ADMIN_PASSWORD", ""),
+		AdminPassword:         e.Secret("ADMIN_PASSWORD"),
 		MaxFailuresPerIP:      e.Int("LOGIN_MAX_FAILURES_PER_IP", 50),
 		MaxFailuresPerAccount: e.Int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 10),
 		AccountGuardFailures:  e.Int("LOGIN_ACCOUNT_GUARD_FAILURES", 100),
@@ -97,7 +97,7 @@ func LoadConfig(e *config.Env) (Config, error) {
 		MaxRegistrationsPerIP: e.Int("REGISTER_MAX_PER_IP", 60),
 		HashConcurrency:       e.Int("PASSWORD_HASH_CONCURRENCY", min(runtime.GOMAXPROCS(0), 4)),
 	}
-	if pem := e.String("JWT_PRIVATE_KEY", ""); pem != "" {
+	if pem := e.Secret("JWT_PRIVATE_KEY"); pem != "" {
 		key, err := users.ParsePrivateKeyPEM(pem)
 		e.Check(err == nil, fmt.Sprintf("JWT_PRIVATE_KEY: %v", err))
 		cfg.SigningKey = key
