@@ -6,10 +6,20 @@ SHELL := /bin/bash
 MODULES := services/platform services/catalog services/users services/orders e2e
 SERVICE_MODULES := services/platform services/catalog services/users services/orders
 
-# Local stand-ins for the upstream images (see images/README.md); the shell
-# environment wins over .env, so docker compose uses them.
-include images/local.env
-export $(shell sed -n 's/^\([A-Z_]*\)=.*/\1/p' images/local.env)
+# Which infrastructure images (images/README.md): the pinned upstream ones when
+# Docker can pull them, else local stand-ins built from Debian packages;
+# BAZAAR_IMAGES=upstream|local overrides. images/choose.sh decides once per make
+# run, for every goal but these, and says so in one line. It exports BAZAAR_IMAGES
+# and each *_IMAGE (over the same names in the environment and .env; a command-line
+# `make up POSTGRES_IMAGE=...` still wins).
+NO_IMAGE_GOALS := help check fmt tidy fuzz fuzz-short seed compose down clean logs ps backup admin-password
+ifneq ($(filter-out $(NO_IMAGE_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
+IMAGES_ENV := $(shell BAZAAR_IMAGES='$(BAZAAR_IMAGES)' images/choose.sh)
+ifeq ($(filter BAZAAR_IMAGES=%,$(IMAGES_ENV)),)
+$(error No images chosen: see images/choose.sh's message above)
+endif
+$(foreach kv,$(IMAGES_ENV),$(eval export $(kv)))
+endif
 # testcontainers' reaper image cannot be pulled here; tests clean up after themselves.
 export TESTCONTAINERS_RYUK_DISABLED := true
 # Inside a container (/.dockerenv), testcontainers would look for the Docker
@@ -75,10 +85,19 @@ admin-password: compose ## Change the admin password in the running stack (asks 
 test: check obs unit fuzz-short e2e ## Everything CI runs: checks, unit and store tests, end-to-end tests
 
 .PHONY: check
-check: ## gofmt, go vet, and each module built on its own (GOWORK=off)
+check: compose ## gofmt, go vet, each module built on its own (GOWORK=off), both compose configurations rendered
 	@echo "==> gofmt"; unformatted=$$(gofmt -l $(MODULES)); [ -z "$$unformatted" ] || { echo "$$unformatted"; exit 1; }
 	@for m in $(MODULES); do echo "==> go vet $$m"; (cd $$m && go vet ./...); done
 	@for m in $(SERVICE_MODULES); do echo "==> GOWORK=off go build $$m"; (cd $$m && GOWORK=off go build ./...); done
+	@# The files as shipped, not this checkout's .env: development's defaults, and
+	@# production over them with the .env deploy/install.sh writes and a new set of secrets.
+	@echo "==> docker compose config: development, production"; \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	scripts/secrets.sh "$$tmp/secrets" >/dev/null; \
+	printf '%s\n' APP_ENV=production BAZAAR_VERSION=check DOMAINS=shop.example.com ACME_EMAIL=ops@example.com \
+		ADMIN_EMAIL=admin@example.com "SECRETS_DIR=$$tmp/secrets" >"$$tmp/prod.env"; \
+	docker compose --env-file /dev/null -f docker-compose.yml config --quiet; \
+	docker compose --env-file "$$tmp/prod.env" -f docker-compose.yml -f docker-compose.prod.yml config --quiet
 
 .PHONY: obs
 obs: images ## Prometheus config and alert rules (promtool checks and unit tests), dashboard lints
@@ -106,8 +125,9 @@ bench: images compose ## Benchmarks through nginx on a stack of their own: print
 	scripts/bench.sh
 
 .PHONY: images
-images: ## Build the local infrastructure images (no registry needed)
-	@images/build.sh
+images: ## Pull the upstream infrastructure images, or build local stand-ins (no registry)
+	@case "$$BAZAAR_IMAGES" in local) images/build.sh ;; upstream) images/choose.sh --pull ;; \
+		*) echo "make images: BAZAAR_IMAGES='$$BAZAAR_IMAGES': no image choice was made" >&2; exit 1 ;; esac
 
 .PHONY: compose
 compose:

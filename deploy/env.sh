@@ -8,6 +8,7 @@
 #   deploy/env.sh [-f FILE] set NAME VALUE      replace NAME's line, or append one
 #   deploy/env.sh [-f FILE] get-pem NAME        print a PEM value with real newlines
 #   deploy/env.sh [-f FILE] set-pem NAME FILE   store the PEM in FILE as NAME's value
+#   deploy/env.sh [-f FILE] unset NAME          remove NAME's lines
 #   deploy/env.sh [-f FILE] setting NAME DEFAULT   NAME from the environment, else from
 #                                               the file (as for compose), else DEFAULT
 #
@@ -29,14 +30,15 @@ get() {
 	sed -n "s/^$name=//p" "$env_file" | tail -n 1 | sed -E "s/^'(.*)'\$/\\1/; s/^\"(.*)\"\$/\\1/"
 }
 
-set_value() {
-	local value=$1 tmp
-	[[ $value != *"'"* && $value != *$'\n'* ]] || { echo "env.sh: $name: the value must not contain ' or a newline" >&2; return 1; }
+# rewrite VALUE: NAME's lines become one NAME=VALUE line, or go when
+# unset is 1.
+rewrite() {
+	local value=$1 unset=${2:-0} tmp
 	touch "$env_file"
 	tmp=$(mktemp "$env_file.XXXXXX")
 	# ENVIRON, unlike awk -v, leaves backslashes alone.
-	NAME=$name VALUE=$value awk '
-		BEGIN { line = ENVIRON["NAME"] "='\''" ENVIRON["VALUE"] "'\''" }
+	NAME=$name VALUE=$value UNSET=$unset awk '
+		BEGIN { line = ENVIRON["NAME"] "='\''" ENVIRON["VALUE"] "'\''"; if (ENVIRON["UNSET"] == 1) done = 1 }
 		index($0, ENVIRON["NAME"] "=") == 1 { if (!done) print line; done = 1; next }
 		{ print }
 		END { if (!done) print line }
@@ -47,9 +49,15 @@ set_value() {
 	mv "$tmp" "$env_file"
 }
 
+set_value() {
+	[[ $1 != *"'"* && $1 != *$'\n'* ]] || { echo "env.sh: $name: the value must not contain ' or a newline" >&2; return 1; }
+	rewrite "$1"
+}
+
 case $cmd in
 get) [ $# -eq 2 ] || usage; get ;;
 set) [ $# -eq 3 ] || usage; set_value "$3" ;;
+unset) [ $# -eq 2 ] || usage; rewrite "" 1 ;;
 get-pem) [ $# -eq 2 ] || usage; printf '%s\n' "$(get | sed 's/\\n/\n/g')" ;;
 set-pem)
 	[ $# -eq 3 ] || usage

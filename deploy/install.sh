@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the release this file belongs to as the production shop of this
-# VM: writes .env, installs the systemd units, starts the stack, obtains the
-# certificate. cloud-init runs it as root on first boot (deploy/cloud-init.yaml);
-# it is safe to run again (sudo /opt/bazaar/deploy/install.sh): values
-# already in .env, secrets included, are kept and only missing ones added.
+# VM: writes .env and the secrets (secrets/production, one file each),
+# installs the systemd units, starts the stack, obtains the certificate.
+# cloud-init runs it as root on first boot (deploy/cloud-init.yaml); it is
+# safe to run again (sudo /opt/bazaar/deploy/install.sh): values already in
+# .env and secret files already made are kept, and only missing ones added.
+# Passwords an older release kept in .env move into the secret files.
 #
 # Input: /etc/bazaar/bootstrap.env (BAZAAR_BOOTSTRAP overrides the path),
 # shell assignments written by cloud-init:
@@ -12,7 +14,7 @@
 #   ADMIN_EMAIL    the shop's admin account
 #   ADMIN_PASSWORD, POSTGRES_PASSWORD, CATALOG_DB_PASSWORD, USERS_DB_PASSWORD,
 #   ORDERS_DB_PASSWORD, EXPORTER_DB_PASSWORD, GRAFANA_ADMIN_PASSWORD,
-#   JWT_PRIVATE_KEY                optional: generated here when absent
+#   JWT_PRIVATE_KEY                optional: made here when absent
 #   BACKUP_S3_URI, BACKUP_KEEP, BACKUP_MAX_AGE_DAYS, BAZAAR_REF   optional
 # The deploy user (BAZAAR_USER, default deploy) owns the files and runs the stack.
 set -euo pipefail
@@ -21,6 +23,7 @@ app_dir=$(cd "$(dirname "$0")/.." && pwd)
 user=${BAZAAR_USER:-deploy}
 bootstrap=${BAZAAR_BOOTSTRAP:-/etc/bazaar/bootstrap.env}
 env_file=$app_dir/.env
+secrets_dir=$app_dir/secrets/production
 backup_dir=/var/backups/bazaar
 
 log() { printf '==> %s\n' "$*"; }
@@ -47,7 +50,6 @@ env_sh() { "$app_dir/deploy/env.sh" -f "$env_file" "$@"; }
 ensure() { # ensure NAME VALUE: sets NAME unless .env has it
 	env_sh get "$1" >/dev/null 2>&1 || env_sh set "$1" "$2" || die "cannot write $1"
 }
-secret() { openssl rand -hex 24; }
 
 log "Writing $env_file (existing values are kept)"
 grep -q '^# Bazaar production' "$env_file" ||
@@ -61,17 +63,17 @@ ensure BAZAAR_VERSION "${ref//[^A-Za-z0-9_.-]/-}"
 ensure DOMAINS "${DOMAINS:-}"
 ensure ACME_EMAIL "${ACME_EMAIL:-}"
 ensure ADMIN_EMAIL "$ADMIN_EMAIL"
-ensure ADMIN_PASSWORD "${ADMIN_PASSWORD:-$(secret)}"
-for name in POSTGRES_PASSWORD CATALOG_DB_PASSWORD USERS_DB_PASSWORD ORDERS_DB_PASSWORD \
-	EXPORTER_DB_PASSWORD GRAFANA_ADMIN_PASSWORD; do
-	ensure "$name" "${!name:-$(secret)}"
+ensure SECRETS_DIR "$secrets_dir"
+log "Writing the secrets into $secrets_dir (existing files are kept)"
+# A secret still in .env (an older release) wins over the bootstrap file's;
+# scripts/secrets.sh takes either, or makes a new one.
+legacy=(ADMIN_PASSWORD POSTGRES_PASSWORD CATALOG_DB_PASSWORD USERS_DB_PASSWORD ORDERS_DB_PASSWORD
+	EXPORTER_DB_PASSWORD GRAFANA_ADMIN_PASSWORD JWT_PRIVATE_KEY)
+for name in "${legacy[@]}"; do
+	if value=$(env_sh get "$name" 2>/dev/null) && [ -n "$value" ]; then export "$name=$value"; fi
 done
-if ! env_sh get JWT_PRIVATE_KEY >/dev/null 2>&1; then
-	key=$(mktemp)
-	if [ -n "${JWT_PRIVATE_KEY:-}" ]; then printf '%s\n' "${JWT_PRIVATE_KEY//\\n/$'\n'}" >"$key"; else openssl genpkey -algorithm ed25519 -out "$key"; fi
-	env_sh set-pem JWT_PRIVATE_KEY "$key"
-	rm -f "$key"
-fi
+"$app_dir/scripts/secrets.sh" "$secrets_dir"
+for name in "${legacy[@]}"; do env_sh unset "$name"; done
 ensure JWT_PREVIOUS_PUBLIC_KEYS ""
 ensure BACKUP_DIR "$backup_dir"
 ensure BACKUP_KEEP "${BACKUP_KEEP:-14}"
@@ -100,4 +102,4 @@ if [ -n "${DOMAINS:-}" ]; then
 fi
 
 log "Done. The shop answers on https://${DOMAINS%%,*}/ (health: /healthz)"
-echo "    Admin account: $ADMIN_EMAIL; its password: sudo grep ADMIN_PASSWORD $env_file"
+echo "    Admin account: $ADMIN_EMAIL; its password: sudo cat $secrets_dir/admin_password"

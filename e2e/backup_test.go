@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"maps"
 	"math"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,10 +20,15 @@ import (
 )
 
 // TestBackupRestore makes data through nginx, backs it up with
-// scripts/backup.sh, destroys the database volume, restores with
-// scripts/restore.sh and proves that every row of every service's table, and
-// every object's owner and privileges, came back unchanged, and that the
-// shop works on the restored data. It destroys its database, so it runs on a
+// scripts/backup.sh, restores with scripts/restore.sh over the live data and
+// again after destroying the database volume, and proves each time that
+// every row of every service's table, and every object's owner and
+// privileges, came back unchanged, that PostgreSQL logged the restore in as
+// each service's role and never as the superuser, and that the shop works on
+// the restored data. Before that, restore.sh must refuse, changing nothing,
+// a set whose dump or MANIFEST no longer matches its SHA256SUMS and a set
+// whose SHA256SUMS does not cover MANIFEST, and a restore that fails half-way
+// must leave the schema as it was. It destroys its database, so it runs on a
 // stack of its own.
 //
 // The services keep working while the test runs, and some of what they do
@@ -38,7 +45,7 @@ func TestBackupRestore(t *testing.T) {
 	anonymous := &Client{Base: s.BaseURL, HTTP: &http.Client{Timeout: lim.request()}}
 	anonymous.Do(t, "POST", "/api/users/register", map[string]string{"email": customer.Email, "password": customer.Password, "name": customer.Name}).
 		Expect(t, http.StatusCreated, nil)
-	admin := opsSignIn(t, lim, s.BaseURL, "admin@bazaar.local", "change-me-admin")
+	admin := opsSignIn(t, lim, s.BaseURL, "admin@bazaar.local", secret(t, "admin_password"))
 	var products []shopProduct
 	for i, category := range []string{"teapots", "teapots", "cups"} {
 		var p shopProduct
@@ -79,17 +86,82 @@ func TestBackupRestore(t *testing.T) {
 	}
 	t.Logf("backup: %s, %d bytes in %s", filepath.Base(sets[0]), dirSize(t, sets[0]), time.Since(start).Round(time.Millisecond))
 	backedUp := ops.backedUpSweep(t, filepath.Join(sets[0], "orders.dump"))
+	checkSumsCoverSet(t, sets[0])
 
-	// The scripts refuse clearly: without confirmation, and a damaged set.
-	if out, err := ops.tryScript("restore.sh"); err == nil || !strings.Contains(out, "pass -y") {
-		t.Errorf("restore.sh without -y and without a terminal: err %v, output:\n%s", err, out)
+	// A product made after the backup: a restore of the set takes it away,
+	// so it shows whether a refused restore changed anything.
+	var late shopProduct
+	admin.Do(t, "POST", "/api/catalog/products", map[string]any{
+		"sku": "LATE-" + uniqueWord(), "name": "Made after the backup", "description": "Gone after a restore.",
+		"price_cents": 999, "currency": "USD", "stock": 7, "category": "cups",
+	}).Expect(t, http.StatusCreated, &late)
+	refused := func(what string, want []string, args ...string) {
+		t.Helper()
+		out, err := ops.tryScript("restore.sh", args...)
+		if err == nil {
+			t.Errorf("restore.sh of %s succeeded; want a refusal. Output:\n%s", what, out)
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("restore.sh of %s: output lacks %q:\n%s", what, w, out)
+			}
+		}
+		if strings.Contains(out, "Stopping") {
+			t.Errorf("restore.sh of %s stopped the services before refusing:\n%s", what, out)
+		}
+		if r := anonymous.Do(t, "GET", "/api/catalog/products/"+late.ID, nil); r.Status != http.StatusOK {
+			t.Errorf("after restore.sh of %s, the product made after the backup answers %d: the restore changed the data", what, r.Status)
+		}
+		t.Logf("restore.sh of %s: %s", what, strings.TrimSpace(out))
 	}
+
+	// The scripts refuse clearly, and change nothing: without confirmation,
+	// a damaged dump, an edited MANIFEST (here one that would restore catalog
+	// and orders without users: a valid-looking set), and an older set
+	// whose SHA256SUMS does not list MANIFEST.
+	refused("a set without -y", []string{"pass -y"})
 	damaged := filepath.Join(t.TempDir(), "bazaar-damaged")
 	copyDir(t, sets[0], damaged)
 	corrupt(t, filepath.Join(damaged, "orders.dump"))
-	if out, err := ops.tryScript("restore.sh", "-y", damaged); err == nil || !strings.Contains(out, "damaged") {
-		t.Errorf("restore.sh of a damaged set: err %v, output:\n%s", err, out)
+	refused("a set with a damaged dump", []string{"damaged", "orders.dump: FAILED"}, "-y", damaged)
+	edited := filepath.Join(t.TempDir(), "bazaar-edited")
+	copyDir(t, sets[0], edited)
+	editManifest(t, edited, func(lines []string) []string {
+		return slices.DeleteFunc(lines, func(l string) bool { return strings.HasPrefix(l, "users ") })
+	})
+	refused("a set with an edited MANIFEST", []string{"damaged", "MANIFEST: FAILED"}, "-y", edited)
+	older := filepath.Join(t.TempDir(), "bazaar-older")
+	copyDir(t, sets[0], older)
+	writeSums(t, older, "catalog.dump", "users.dump", "orders.dump")
+	refused("a set whose SHA256SUMS does not list MANIFEST", []string{"does not list MANIFEST"}, "-y", older)
+
+	// A set that is intact by its sums but whose archive ends early: the
+	// restore of orders starts (its objects are dropped, the archive's
+	// tables created) and fails, and orders is left exactly as it was.
+	broken := filepath.Join(t.TempDir(), "bazaar-broken")
+	copyDir(t, sets[0], broken)
+	editManifest(t, broken, func(lines []string) []string {
+		return slices.DeleteFunc(lines, func(l string) bool { return !strings.HasPrefix(l, "orders ") })
+	})
+	truncate(t, filepath.Join(broken, "orders.dump"), 16)
+	writeSums(t, broken, "MANIFEST", "orders.dump")
+	unbroken := ops.snapshot(t)
+	if out, err := ops.tryScript("restore.sh", "-y", broken); err == nil || !strings.Contains(out, "restore of schema orders failed") {
+		t.Errorf("restore.sh of a set whose archive ends early: err %v, output:\n%s", err, out)
+	} else {
+		t.Logf("restore.sh of a set whose archive ends early failed as it should:\n%s", out)
 	}
+	compareRestored(t, "the failed restore", unbroken, ops.snapshot(t), "")
+
+	// A restore over the live data: the services' schemas go back to the
+	// set, and what was made since is gone.
+	ops.logConnections(t)
+	start = time.Now()
+	ops.script(t, "restore.sh", "-y")
+	t.Logf("restore over the live data: %s", time.Since(start).Round(time.Millisecond))
+	ops.checkRestoreSessions(t, start)
+	compareRestored(t, "the restore over the live data", before, ops.snapshot(t), backedUp)
+	anonymous.Do(t, "GET", "/api/catalog/products/"+late.ID, nil).Expect(t, http.StatusNotFound, nil)
 
 	// Lose the database: a new, empty volume, initialised from scratch.
 	ops.compose(t, "stop", "postgres")
@@ -102,45 +174,15 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("the new database has %s tables in the services' schemas; want an empty one", n)
 	}
 
+	ops.logConnections(t)
 	start = time.Now()
 	ops.script(t, "restore.sh", "-y")
 	t.Logf("restore (services stopped, restored, started): %s", time.Since(start).Round(time.Millisecond))
+	ops.checkRestoreSessions(t, start)
 
 	after := ops.snapshot(t)
-	// Rows that a purge may have taken by the time the restored data was
-	// read are left out on both sides; every other row must be there.
-	cutoff := after.now
-	beforeRows, afterRows := before.stable(cutoff), after.stable(cutoff)
-	tables := slices.Sorted(maps.Keys(beforeRows))
-	if got := slices.Sorted(maps.Keys(afterRows)); !slices.Equal(got, tables) {
-		t.Errorf("tables after the restore: %v; before: %v", got, tables)
-	}
-	// An empty table would compare equal however the restore went.
-	for _, table := range tables {
-		if len(beforeRows[table]) == 0 {
-			t.Errorf("%s has no rows to compare (none that a background job could not purge by the end); the test must make some", table)
-		}
-	}
-	rows := 0
-	for _, table := range tables {
-		rows += len(beforeRows[table])
-	}
-	t.Logf("comparing %d rows of %d tables and the objects' owners and privileges", rows, len(tables)-1)
-	for _, table := range tables {
-		if diff := lineDiff(beforeRows[table], afterRows[table]); diff != "" {
-			t.Errorf("%s differs after the restore (- before, + after):\n%s", table, diff)
-		}
-	}
-	// The sweep's position only moves forward, also while the backup runs:
-	// the set holds it at least where it was before, and the restore brings
-	// that back, from where the reconciler may move it on.
+	compareRestored(t, "the restore into a new database", before, after, backedUp)
 	t.Logf("reservation sweep through: %s before the backup, %s in the set, %s after the restore", before.sweep, backedUp, after.sweep)
-	if backedUp < before.sweep {
-		t.Errorf("the backup holds the reservation sweep through %s, behind %s, where it was before the backup", backedUp, before.sweep)
-	}
-	if after.sweep < backedUp {
-		t.Errorf("the reservation sweep is through %s after the restore, behind %s, where the backup had it", after.sweep, backedUp)
-	}
 
 	// The shop works on the restored data, through nginx.
 	customer.API = opsSignIn(t, lim, s.BaseURL, customer.Email, customer.Password)
@@ -160,11 +202,171 @@ func TestBackupRestore(t *testing.T) {
 			t.Errorf("product %s: stock %d after the restore, want %d", p, got.Stock, want)
 		}
 	}
-	opsSignIn(t, lim, s.BaseURL, "admin@bazaar.local", "change-me-admin")
+	opsSignIn(t, lim, s.BaseURL, "admin@bazaar.local", secret(t, "admin_password"))
+}
+
+// compareRestored fails the test unless after, read once the restore named
+// what had ended, holds every row and object of before. Rows that a purge
+// may have taken by the time after was read are left out on both sides. The
+// reservation sweep only moves forward, also while a backup runs: when
+// backedUp (its position in the set) is given, before had it no further
+// and after has it at least there; otherwise after has it at least where
+// before had it.
+func compareRestored(t *testing.T, what string, before, after snapshot, backedUp string) {
+	t.Helper()
+	cutoff := after.now
+	beforeRows, afterRows := before.stable(cutoff), after.stable(cutoff)
+	tables := slices.Sorted(maps.Keys(beforeRows))
+	if got := slices.Sorted(maps.Keys(afterRows)); !slices.Equal(got, tables) {
+		t.Errorf("tables after %s: %v; before: %v", what, got, tables)
+	}
+	// An empty table would compare equal however the restore went.
+	rows := 0
+	for _, table := range tables {
+		if len(beforeRows[table]) == 0 {
+			t.Errorf("%s has no rows to compare (none that a background job could not purge by the end); the test must make some", table)
+		}
+		rows += len(beforeRows[table])
+	}
+	t.Logf("%s: comparing %d rows of %d tables and the objects' owners and privileges", what, rows, len(tables)-1)
+	for _, table := range tables {
+		if diff := lineDiff(beforeRows[table], afterRows[table]); diff != "" {
+			t.Errorf("%s differs after %s (- before, + after):\n%s", table, what, diff)
+		}
+	}
+	switch {
+	case backedUp == "" && after.sweep < before.sweep:
+		t.Errorf("the reservation sweep is through %s after %s, behind %s, where it was before", after.sweep, what, before.sweep)
+	case backedUp != "" && backedUp < before.sweep:
+		t.Errorf("the backup holds the reservation sweep through %s, behind %s, where it was before the backup", backedUp, before.sweep)
+	case backedUp != "" && after.sweep < backedUp:
+		t.Errorf("the reservation sweep is through %s after %s, behind %s, where the backup had it", after.sweep, what, backedUp)
+	}
+}
+
+// checkSumsCoverSet fails the test unless the set's SHA256SUMS lists every
+// other file of the set, MANIFEST first among them.
+func checkSumsCoverSet(t *testing.T, set string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(set, "SHA256SUMS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if _, name, ok := strings.Cut(line, "  "); ok {
+			listed[name] = true
+		}
+	}
+	entries, err := os.ReadDir(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !listed["MANIFEST"] {
+		t.Errorf("%s/SHA256SUMS does not list MANIFEST:\n%s", filepath.Base(set), data)
+	}
+	for _, e := range entries {
+		if e.Name() != "SHA256SUMS" && !listed[e.Name()] {
+			t.Errorf("%s/SHA256SUMS does not list %s:\n%s", filepath.Base(set), e.Name(), data)
+		}
+	}
+}
+
+// editManifest rewrites the set's MANIFEST with edit's lines, leaving
+// SHA256SUMS as it was.
+func editManifest(t *testing.T, set string, edit func([]string) []string) {
+	t.Helper()
+	file := filepath.Join(set, "MANIFEST")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := edit(strings.Split(strings.TrimSuffix(string(data), "\n"), "\n"))
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeSums replaces the set's SHA256SUMS with the sums of files, in
+// sha256sum's format.
+func writeSums(t *testing.T, set string, files ...string) {
+	t.Helper()
+	var sums strings.Builder
+	for _, name := range files {
+		data, err := os.ReadFile(filepath.Join(set, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&sums, "%x  %s\n", sha256.Sum256(data), name)
+	}
+	if err := os.WriteFile(filepath.Join(set, "SHA256SUMS"), []byte(sums.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// truncate cuts the last n bytes off the file.
+func truncate(t *testing.T, file string, n int64) {
+	t.Helper()
+	info, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(file, info.Size()-n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// logConnections makes PostgreSQL log every connection it lets in, with
+// the role and application_name (until its data volume goes), and waits
+// until new sessions have it.
+func (o *ops) logConnections(t *testing.T) {
+	t.Helper()
+	o.psql(t, "ALTER SYSTEM SET log_connections = on;\nSELECT pg_reload_conf();")
+	for deadline := time.Now().Add(30 * time.Second); o.psql(t, "SHOW log_connections") != "on"; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("log_connections is still off 30 s after a configuration reload")
+		}
+	}
+}
+
+// authorized matches PostgreSQL's log line for a connection let in (with
+// log_connections on).
+var authorized = regexp.MustCompile(`connection authorized: user=(\S+) database=\S+(?: application_name=(\S*))?`)
+
+// checkRestoreSessions fails the test unless PostgreSQL's log since start
+// shows restore.sh's sessions (application_name bazaar-restore) logged in
+// as each service's role and as no other, and no connection as the
+// superuser but the health check's pg_isready.
+func (o *ops) checkRestoreSessions(t *testing.T, start time.Time) {
+	t.Helper()
+	cmd := o.command("docker", "compose", "logs", "--no-color", "--no-log-prefix", "--since", start.UTC().Format(time.RFC3339Nano), "postgres")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker compose logs postgres: %v\n%s", err, out)
+	}
+	restoredAs := map[string]int{}
+	for _, m := range authorized.FindAllStringSubmatch(string(out), -1) {
+		role, app := m[1], m[2]
+		if app == "bazaar-restore" {
+			restoredAs[role]++
+			if !slices.Contains(serviceRoles, role) {
+				t.Errorf("restore.sh logged in as %s, not as a service's role", role)
+			}
+		}
+		if role == "postgres" && app != "pg_isready" {
+			t.Errorf("a connection as the superuser during the restore: %s", m[0])
+		}
+	}
+	for _, role := range serviceRoles {
+		if restoredAs[role] == 0 {
+			t.Errorf("no restore.sh session logged in as %s; PostgreSQL's log since the restore began:\n%s", role, out)
+		}
+	}
+	t.Logf("restore.sh sessions by role (PostgreSQL's log): %v", restoredAs)
 }
 
 // startOwnStack starts a compose project of the test's own (see
-// adoptableNetwork) and returns a context that ends before the test binary's
+// adoptableNetworks) and returns a context that ends before the test binary's
 // -timeout, so that the stack is still torn down when the test runs out of
 // time, the operator's tools for the project, and the time limits measured
 // on its start. The stack is stopped when the test ends.
@@ -178,7 +380,7 @@ func startOwnStack(t *testing.T, project string) (context.Context, *Stack, *ops,
 		ctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(deadline)*9/10))
 		t.Cleanup(cancel)
 	}
-	adoptableNetwork(t, project)
+	adoptableNetworks(t, project)
 	start := time.Now()
 	s, err := StartStack(ctx, project)
 	if s != nil {
@@ -211,24 +413,6 @@ func (l limits) request() time.Duration { return 2 * l.startup }
 // settings.
 func (l limits) seconds() string {
 	return strconv.Itoa(int(math.Ceil(l.request().Seconds())))
-}
-
-// adoptableNetwork creates the project's default network before StartStack
-// does, so that the docker compose CLI (which the scripts use) can manage
-// the stack: testcontainers replaces the labels of the networks it creates,
-// so their configuration hash never matches the one the CLI computes, and
-// the CLI's `up` would try to recreate the network under running containers.
-// A network with compose's project labels and no hash is adopted by both.
-func adoptableNetwork(t *testing.T, project string) {
-	t.Helper()
-	name := project + "_default"
-	out, err := exec.Command("docker", "network", "create",
-		"--label", "com.docker.compose.project="+project, "--label", "com.docker.compose.network=default", name).CombinedOutput()
-	if err != nil {
-		t.Fatalf("docker network create %s: %v\n%s", name, err, out)
-	}
-	// Normally removed with the stack; this covers a start that failed first.
-	t.Cleanup(func() { exec.Command("docker", "network", "rm", name).Run() })
 }
 
 // ops runs the operator's tools (scripts/, docker compose, psql) against one

@@ -51,10 +51,10 @@ type account struct {
 }
 
 // adminAccount signs in as the admin that the users service creates at start
-// (compose's development defaults unless ADMIN_EMAIL / ADMIN_PASSWORD say otherwise).
+// (ADMIN_EMAIL, else compose's default, with the admin_password secret).
 func adminAccount(t *testing.T) account {
 	t.Helper()
-	a := account{Email: envOr("ADMIN_EMAIL", "admin@bazaar.local"), Password: envOr("ADMIN_PASSWORD", "change-me-admin"), Name: "Admin"}
+	a := account{Email: envOr("ADMIN_EMAIL", "admin@bazaar.local"), Password: secret(t, "admin_password"), Name: "Admin"}
 	a.API = signIn(t, a.Email, a.Password)
 	return a
 }

@@ -27,6 +27,9 @@ func TestZeroDowntimeDeploy(t *testing.T) {
 	// when users is replaced. StartStack and the scripts both read it from
 	// the process environment.
 	t.Setenv("JWT_PRIVATE_KEY", newSigningKeyPEM(t))
+	// One customer orders all along: no per-user order limits.
+	t.Setenv("ORDERS_MAX_OPEN_PER_USER", "0")
+	t.Setenv("ORDERS_MAX_RESERVED_UNITS_PER_USER", "0")
 	ctx, s, ops, lim := startOwnStack(t, project)
 	// The script's waits (for a container's health, for the service name to
 	// list the new containers and drop the old, for nginx's old workers),
@@ -41,7 +44,7 @@ func TestZeroDowntimeDeploy(t *testing.T) {
 		Expect(t, http.StatusCreated, nil)
 	customer.API = opsSignIn(t, lim, s.BaseURL, customer.Email, customer.Password)
 	var product shopProduct
-	opsSignIn(t, lim, s.BaseURL, "admin@bazaar.local", "change-me-admin").Do(t, "POST", "/api/catalog/products", map[string]any{
+	opsSignIn(t, lim, s.BaseURL, "admin@bazaar.local", secret(t, "admin_password")).Do(t, "POST", "/api/catalog/products", map[string]any{
 		"sku": "DEPLOY-" + uniqueWord(), "name": "Deploy load item", "description": "Bought during deploys.",
 		"price_cents": 500, "currency": "USD", "stock": 1_000_000, "category": "load",
 	}).Expect(t, http.StatusCreated, &product)

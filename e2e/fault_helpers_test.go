@@ -41,6 +41,8 @@ type faultStack struct {
 	// both published on the host.
 	toxiproxy string
 	pgProxy   string
+	// catalogPassword is catalog's role's, for pgConnect.
+	catalogPassword string
 }
 
 // toxiproxyCompose is the override that puts Toxiproxy between the services
@@ -63,8 +65,10 @@ func startFaultStack(ctx context.Context, t *testing.T) *faultStack {
 	// back as fast as they can.
 	t.Setenv("RATE_LIMITS", "off")
 	t.Setenv("REGISTER_MAX_PER_IP", "100000")
+	t.Setenv("ORDERS_MAX_OPEN_PER_USER", "0")
+	t.Setenv("ORDERS_MAX_RESERVED_UNITS_PER_USER", "0")
 	project := fmt.Sprintf("bazaar-fault-%d", os.Getpid())
-	adoptableNetwork(t, project)
+	adoptableNetworks(t, project)
 	start := time.Now()
 	s, err := StartStack(ctx, project, toxiproxyCompose)
 	if s != nil {
@@ -82,7 +86,7 @@ func startFaultStack(ctx context.Context, t *testing.T) *faultStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &faultStack{Stack: s, project: project, root: root, env: os.Environ()}
+	f := &faultStack{Stack: s, project: project, root: root, env: os.Environ(), catalogPassword: secret(t, "catalog_db_password")}
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		f.env = append(f.env, k+"="+env[k])
 	}
@@ -95,7 +99,7 @@ func startFaultStack(ctx context.Context, t *testing.T) *faultStack {
 		t.Fatal(err)
 	}
 	f.pgProxy = strings.TrimPrefix(pg, "http://")
-	f.admin = f.signIn(t, envOr("ADMIN_EMAIL", "admin@bazaar.local"), envOr("ADMIN_PASSWORD", "change-me-admin"))
+	f.admin = f.signIn(t, "admin@bazaar.local", secret(t, "admin_password"))
 	return f
 }
 
@@ -253,11 +257,10 @@ func (f *faultStack) waitHealthy(t *testing.T, id string) {
 	}
 }
 
-// internal GETs a URL of the compose network (a service's internal port) from
-// inside nginx's container, which has curl.
+// internal GETs a URL of a service's internal port (internalGet).
 func (f *faultStack) internal(t *testing.T, url string) string {
 	t.Helper()
-	return f.docker(t, "exec", f.container(t, "nginx"), "curl", "-fsS", "--max-time", "5", url)
+	return f.docker(t, internalGet(t, f.project, f.env, url)...)
 }
 
 // metric sums the samples of a metric whose labels include labels (e.g.
@@ -276,10 +279,10 @@ func metric(exposition, name, labels string) float64 {
 	return sum
 }
 
-// ip returns a container's address on the stack's network.
+// ip returns a container's address on the stack's internal network.
 func (f *faultStack) ip(t *testing.T, id string) string {
 	t.Helper()
-	return f.docker(t, "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id)
+	return f.docker(t, "inspect", "--format", `{{(index .NetworkSettings.Networks "`+f.project+`_internal").IPAddress}}`, id)
 }
 
 // reloadNginx makes nginx resolve the service names again, and returns once
@@ -461,7 +464,7 @@ func (f *faultStack) pgConnect(ctx context.Context) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	url := fmt.Sprintf("postgres://catalog:%s@%s/bazaar?sslmode=disable",
-		envOr("CATALOG_DB_PASSWORD", "catalog-dev-password"), f.pgProxy)
+		f.catalogPassword, f.pgProxy)
 	start := time.Now()
 	conn, err := pgconn.Connect(ctx, url)
 	took := time.Since(start)

@@ -143,7 +143,7 @@ func testColdBurst(ctx context.Context, t *testing.T, f *faultStack, latency tim
 	}
 	f.restartServices(ctx, t, "catalog", "users", "orders")
 	// Nothing in the cache: every read and search goes to PostgreSQL.
-	f.docker(t, "exec", f.container(t, "redis"), "redis-cli", "FLUSHALL")
+	f.docker(t, "exec", f.container(t, "redis"), "/etc/bazaar/redis.sh", "cli", "FLUSHALL")
 
 	requests := make([]burstRequest, n)
 	for i := range requests {
@@ -315,7 +315,7 @@ func testRedisStopped(ctx context.Context, t *testing.T, f *faultStack) {
 	f.logsOnFailure(t)
 	products := []shopProduct{f.newProduct(t, 10), f.newProduct(t, 10), f.newProduct(t, 10)}
 	cacheMetrics := func() (hits, bypassed float64) {
-		m := f.internal(t, "http://catalog:8081/metrics")
+		m := f.internal(t, "http://catalog-internal:8081/metrics")
 		return metric(m, "catalog_cache_hits_total", ""), metric(m, "catalog_cache_bypassed_total", "")
 	}
 	c := load.NewClient(64, 10*time.Second)

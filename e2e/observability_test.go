@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // The observability assets live beside this module: Grafana's provisioning
@@ -675,7 +675,7 @@ func newShopTraffic(t *testing.T) *shopTraffic {
 	nonce := fmt.Sprintf("%x", time.Now().UnixNano())
 	s := &shopTraffic{anon: newClient(t), email: "obs-" + nonce + "@example.com"}
 	admin := newClient(t)
-	admin.Token = s.login(t, envOr("ADMIN_EMAIL", "admin@bazaar.local"), envOr("ADMIN_PASSWORD", "change-me-admin"))
+	admin.Token = s.login(t, envOr("ADMIN_EMAIL", "admin@bazaar.local"), secret(t, "admin_password"))
 	s.inStock = s.createProduct(t, admin, "obs-"+nonce+"-a", 1000)
 	s.soldOut = s.createProduct(t, admin, "obs-"+nonce+"-b", 0)
 	s.anon.Do(t, "POST", "/api/users/register", map[string]string{

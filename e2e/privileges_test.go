@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,13 +19,12 @@ import (
 // the postgres container, so nothing but nginx needs to be published.
 
 // serviceRoles are the database roles of the services, which share their
-// names, with the compose defaults of their passwords.
+// names.
 var serviceRoles = []string{"catalog", "users", "orders"}
 
-// rolePassword is the password compose gives role (its -dev-password
-// default unless the environment overrides it, as stackEnv lets it).
-func rolePassword(role string) string {
-	return envOr(strings.ToUpper(role)+"_DB_PASSWORD", role+"-dev-password")
+// rolePassword is the password of role, from the stack's secrets.
+func rolePassword(t *testing.T, role string) string {
+	return secret(t, role+"_db_password")
 }
 
 // containerID returns the id of a container of the stack's service.
@@ -138,7 +139,7 @@ func TestServiceRolesReachOnlyTheirSchema(t *testing.T) {
 	} {
 		t.Run(tc.role+" "+tc.name, func(t *testing.T) {
 			t.Parallel()
-			out, err := psqlAs(t, s, tc.role, rolePassword(tc.role), tc.sql)
+			out, err := psqlAs(t, s, tc.role, rolePassword(t, tc.role), tc.sql)
 			switch {
 			case tc.fail && err == nil:
 				t.Fatalf("%s: succeeded (%q); want %q", tc.sql, out, tc.want)
@@ -161,7 +162,7 @@ func TestServiceRolesHoldNoPrivilege(t *testing.T) {
 	for _, role := range serviceRoles {
 		t.Run(role, func(t *testing.T) {
 			t.Parallel()
-			pw := rolePassword(role)
+			pw := rolePassword(t, role)
 			out, err := psqlAs(t, s, role, pw, `SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls,
 				(SELECT count(*) FROM pg_auth_members WHERE member = r.oid)
 				FROM pg_roles r WHERE rolname = current_user`)
@@ -188,21 +189,55 @@ func TestServiceRolesHoldNoPrivilege(t *testing.T) {
 	}
 }
 
-// The services hold their own role's password and never the superuser's.
-func TestServicesDoNotHoldTheSuperuserPassword(t *testing.T) {
+// Secrets reach containers only as files, each only where it is needed:
+// no container's environment (which docker inspect shows) holds one, the
+// superuser's password is mounted into PostgreSQL alone, and each service
+// holds its own role's password, which opens only that role.
+func TestSecretsAreFilesWhereNeeded(t *testing.T) {
 	t.Parallel()
 	s := mustStack(t)
-	superPassword := containerEnv(t, s, "postgres")["POSTGRES_PASSWORD"]
-	if superPassword == "" {
-		t.Fatal("the postgres container has no POSTGRES_PASSWORD")
+	want := map[string][]string{ // service: the secrets mounted into it
+		"postgres":          {"catalog_db_password", "exporter_db_password", "orders_db_password", "postgres_password", "users_db_password"},
+		"catalog":           {"catalog_db_password", "internal_token", "redis_catalog_password"},
+		"users":             {"admin_password", "internal_token", "users_db_password"},
+		"orders":            {"internal_token", "orders_db_password"},
+		"redis":             {"redis_catalog_password", "redis_exporter_password.json"},
+		"prometheus":        {"internal_token"},
+		"postgres-exporter": {"exporter_db_password"},
+		"redis-exporter":    {"redis_exporter_password.json"},
+		"nginx":             nil,
+		"nginx-exporter":    nil,
+	}
+	if slices.Contains(s.Services, "grafana") {
+		want["grafana"] = []string{"grafana_admin_password"}
+	}
+	for service, secrets := range want {
+		var c struct {
+			Config struct{ Env []string }
+			Mounts []struct{ Source, Destination string }
+		}
+		dockerInspect(t, s, service, &c)
+		var mounted []string
+		for _, m := range c.Mounts {
+			if strings.HasPrefix(m.Destination, "/run/secrets/") {
+				mounted = append(mounted, filepath.Base(m.Source))
+			}
+		}
+		slices.Sort(mounted)
+		if !slices.Equal(mounted, secrets) {
+			t.Errorf("%s has the secrets %v, want %v", service, mounted, secrets)
+		}
+		for _, kv := range c.Config.Env {
+			k, v, _ := strings.Cut(kv, "=")
+			for _, name := range secretNames(t) {
+				if value := secret(t, name); strings.Contains(v, value) {
+					t.Errorf("%s: the variable %s holds the secret %s", service, k, name)
+				}
+			}
+		}
 	}
 	for _, role := range serviceRoles {
 		env := containerEnv(t, s, role)
-		for k, v := range env {
-			if strings.Contains(v, superPassword) {
-				t.Errorf("%s: %s holds the superuser password", role, k)
-			}
-		}
 		u, err := url.Parse(env["DATABASE_URL"])
 		if err != nil {
 			t.Errorf("%s: DATABASE_URL: %v", role, err)
@@ -211,10 +246,9 @@ func TestServicesDoNotHoldTheSuperuserPassword(t *testing.T) {
 		if u.User.Username() != role {
 			t.Errorf("%s connects as %q, want its own role", role, u.User.Username())
 		}
-		// The password it holds is its role's, and opens only that role.
-		pw, _ := u.User.Password()
+		pw := rolePassword(t, role)
 		if _, err := psqlAs(t, s, role, pw, `SELECT 1`); err != nil {
-			t.Errorf("%s: its DATABASE_URL does not connect: %v", role, err)
+			t.Errorf("%s: its password does not connect: %v", role, err)
 		}
 		if _, err := psqlAs(t, s, "postgres", pw, `SELECT 1`); err == nil {
 			t.Errorf("%s's password opens the superuser", role)
@@ -233,7 +267,7 @@ func TestConnectionBudget(t *testing.T) {
 	// docker-compose.yml sizes DB_MAX_CONNS for up to this many replicas.
 	const maxReplicas = 3
 	setting := func(name string) int {
-		out, err := psqlAs(t, s, "catalog", rolePassword("catalog"), "SHOW "+name)
+		out, err := psqlAs(t, s, "catalog", rolePassword(t, "catalog"), "SHOW "+name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,7 +278,7 @@ func TestConnectionBudget(t *testing.T) {
 		return n
 	}
 	maxConns, reserved := setting("max_connections"), setting("superuser_reserved_connections")
-	out, err := psqlAs(t, s, "catalog", rolePassword("catalog"),
+	out, err := psqlAs(t, s, "catalog", rolePassword(t, "catalog"),
 		`SELECT rolname, rolconnlimit FROM pg_roles WHERE rolcanlogin AND NOT rolsuper ORDER BY rolname`)
 	if err != nil {
 		t.Fatal(err)

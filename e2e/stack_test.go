@@ -16,12 +16,13 @@ import (
 	"time"
 
 	"github.com/testcontainers/testcontainers-go/modules/compose"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Stack is a running compose project and where to reach it from the host.
 type Stack struct {
 	compose    *compose.DockerCompose
+	Project    string   // the compose project's name
 	Files      []string // the compose files, docker-compose.yml first
 	Services   []string
 	BaseURL    string // nginx, e.g. http://127.0.0.1:32768
@@ -82,7 +83,7 @@ func StartStack(ctx context.Context, project string, overrides ...string) (*Stac
 	if err != nil {
 		return nil, fmt.Errorf("compose: %w", err)
 	}
-	s := &Stack{compose: dc, Files: files}
+	s := &Stack{compose: dc, Files: files, Project: project}
 	s.Services, err = services(files, env)
 	if err != nil {
 		return s, err
@@ -128,9 +129,12 @@ func (s *Stack) Stop() {
 	}
 }
 
-// stackEnv is the interpolation environment: the local image names from
-// images/local.env (there is no registry to pull upstream images from),
-// overridden by the process environment, and ephemeral host ports.
+// stackEnv is the interpolation environment: the images that make chose and
+// exported (images/choose.sh: BAZAAR_IMAGES and every *_IMAGE that
+// images/local.env names), ephemeral host ports, the profiles of the
+// process's COMPOSE_PROFILES and the host's GOPROXY.
+// Under a bare go test, an image not in the process environment is
+// local.env's stand-in, or with BAZAAR_IMAGES=upstream compose's default.
 func stackEnv(root string) (map[string]string, error) {
 	env := map[string]string{}
 	f, err := os.Open(filepath.Join(root, "images", "local.env"))
@@ -145,30 +149,117 @@ func stackEnv(root string) (map[string]string, error) {
 			env[k] = v
 		}
 	}
+	upstream := os.Getenv("BAZAAR_IMAGES") == "upstream"
 	for k := range env {
 		if v, ok := os.LookupEnv(k); ok {
 			env[k] = v
+		} else if upstream {
+			delete(env, k) // docker-compose.yml's default: the upstream image
 		}
 	}
 	for _, port := range []string{"HTTP_PORT", "HTTPS_PORT", "PROMETHEUS_PORT", "GRAFANA_PORT"} {
 		env[port] = "0"
 	}
+	// Optional services (Grafana) only when asked for here, whatever a
+	// developer's .env enables for `make up`.
+	env["COMPOSE_PROFILES"] = os.Getenv("COMPOSE_PROFILES")
 	if out, err := exec.Command("go", "env", "GOPROXY").Output(); err == nil {
 		env["GOPROXY"] = strings.TrimSpace(string(out))
 	}
 	return env, sc.Err()
 }
 
+// adoptableNetworks creates the project's networks before StartStack does,
+// so that the docker compose CLI (which the scripts use) can manage the
+// stack: testcontainers replaces the labels of the networks it creates, so
+// their configuration hash never matches the one the CLI computes, and the
+// CLI's `up` would try to recreate the networks under running containers.
+// A network with compose's project labels and no hash is adopted by both.
+func adoptableNetworks(t *testing.T, project string) {
+	t.Helper()
+	raw, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Networks map[string]any `yaml:"networks"`
+	}
+	if err := yaml.Unmarshal(raw, &file); err != nil || len(file.Networks) == 0 {
+		t.Fatalf("docker-compose.yml: no networks (%v)", err)
+	}
+	for network := range file.Networks {
+		name := project + "_" + network
+		out, err := exec.Command("docker", "network", "create", "--label", "com.docker.compose.project="+project,
+			"--label", "com.docker.compose.network="+network, name).CombinedOutput()
+		if err != nil {
+			t.Fatalf("docker network create %s: %v\n%s", name, err, out)
+		}
+		// Normally removed with the stack; this covers a start that failed first.
+		t.Cleanup(func() { exec.Command("docker", "network", "rm", name).Run() })
+	}
+}
+
+// secretsDir is the stacks' secrets: SECRETS_DIR, as compose reads it,
+// else the development set.
+func secretsDir() string {
+	if dir := os.Getenv("SECRETS_DIR"); dir != "" {
+		return dir
+	}
+	return "../secrets/development"
+}
+
+// secret returns one of the stacks' secrets, as the containers read it.
+func secret(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(secretsDir(), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimRight(string(b), "\r\n")
+}
+
+// secretNames lists the secrets in the stacks' set.
+func secretNames(t testing.TB) []string {
+	t.Helper()
+	entries, err := os.ReadDir(secretsDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// internalGet returns the docker arguments that GET url (a service's
+// internal port: http://catalog-internal:8081/metrics) as Prometheus does:
+// from the project's internal network, with the internal token. No
+// container there has curl, so one of nginx's image (env's NGINX_IMAGE,
+// KEY=VALUE pairs) joins the network for the call.
+func internalGet(t testing.TB, project string, env []string, url string) []string {
+	t.Helper()
+	image := "nginx:1.27.3-bookworm"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "NGINX_IMAGE="); ok && v != "" {
+			image = v
+		}
+	}
+	return []string{"run", "--rm", "--network", project + "_internal", "--cap-drop", "ALL", image,
+		"curl", "-fsS", "--max-time", "10", "-H", "Authorization: Bearer " + secret(t, "internal_token"), url}
+}
+
 // composeService is what services needs of a compose file's service.
 type composeService struct {
-	Image string `yaml:"image"`
-	Build any    `yaml:"build"`
+	Image    string   `yaml:"image"`
+	Build    any      `yaml:"build"`
+	Profiles []string `yaml:"profiles"`
 }
 
 // services lists the services of the compose files (merged: a later file
-// overrides an earlier one's image and build). Every image must already be
-// on this machine (there is no registry), except Grafana's, which cannot be
-// built from Debian packages: without it the stack runs without Grafana.
+// overrides an earlier one's image, build and profiles) that run with the
+// profiles env's COMPOSE_PROFILES enables. Every image must already be on
+// this machine, or be one that compose builds.
 func services(files []string, env map[string]string) ([]string, error) {
 	merged := map[string]composeService{}
 	for _, path := range files {
@@ -190,6 +281,9 @@ func services(files []string, env map[string]string) ([]string, error) {
 			if svc.Build != nil {
 				m.Build = svc.Build
 			}
+			if svc.Profiles != nil {
+				m.Profiles = svc.Profiles
+			}
 			merged[name] = m
 		}
 	}
@@ -199,15 +293,15 @@ func services(files []string, env map[string]string) ([]string, error) {
 			built[interpolate(svc.Image, env)] = true
 		}
 	}
+	enabled := strings.Split(env["COMPOSE_PROFILES"], ",")
 	var names []string
 	for name, svc := range merged {
+		if len(svc.Profiles) > 0 && !slices.ContainsFunc(svc.Profiles, func(p string) bool { return slices.Contains(enabled, p) }) {
+			continue
+		}
 		image := interpolate(svc.Image, env)
 		if !built[image] && exec.Command("docker", "image", "inspect", image).Run() != nil {
-			if name != "grafana" {
-				return nil, fmt.Errorf("image %s of service %s is not on this machine: run `make images`", image, name)
-			}
-			log.Printf("image %s is not on this machine: running without %s", image, name)
-			continue
+			return nil, fmt.Errorf("image %s of service %s is not on this machine: run `make images`", image, name)
 		}
 		names = append(names, name)
 	}

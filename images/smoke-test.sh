@@ -66,9 +66,12 @@ printf '#!/bin/bash\nset -e\npsql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$PO
 printf 'docker_process_sql <<<"CREATE TABLE from_sourced (n int)"\n' >"$TMP/init/03-sourced.sh"
 printf 'CREATE TABLE from_gz (x int);\n' | gzip >"$TMP/init/04-gz.sql.gz"
 chmod 755 "$TMP/init/02-exec.sh"; chmod 644 "$TMP/init/03-sourced.sh"
-create pg "$PG" -e POSTGRES_USER=shop -e POSTGRES_PASSWORD='s3cr3t!' -e POSTGRES_DB=bazaar -- \
+# The password from a file, as Compose secrets give it.
+printf 's3cr3t!\n' >"$TMP/pgpw"; chmod 644 "$TMP/pgpw"
+create pg "$PG" -e POSTGRES_USER=shop -e POSTGRES_PASSWORD_FILE=/tmp/pgpw -e POSTGRES_DB=bazaar -- \
   postgres -c max_connections=200 -c fsync=off
 docker cp "$TMP/init/." "$ID-pg:/docker-entrypoint-initdb.d/"
+docker cp "$TMP/pgpw" "$ID-pg:/tmp/pgpw"
 start pg
 wait_log pg 'database system is ready to accept connections' 2
 ok "postgres: 'ready to accept connections' logged twice (temporary + real server)"
@@ -77,7 +80,7 @@ out=$(retry client "$PG" psql "$dsn" -tA -c "SELECT string_agg(name, ',' ORDER B
   -c "SELECT who FROM from_exec" -c "SELECT count(*) FROM pg_tables WHERE tablename IN ('from_sourced','from_gz')" \
   -c "SHOW max_connections") || fail "postgres: psql over TCP with the password failed"
 [[ $out == $'teapot,kettle\nshop\n2\n200' ]] || fail "postgres: unexpected init objects/settings: $out"
-ok "postgres: TCP login with password; .sql, executable .sh, sourced .sh, .sql.gz ran; -c args applied"
+ok "postgres: TCP login with the password from POSTGRES_PASSWORD_FILE; .sql, executable .sh, sourced .sh, .sql.gz ran; -c args applied"
 ! client "$PG" psql "postgres://shop:wrong@$ID-pg:5432/bazaar" -c 'SELECT 1' >/dev/null 2>&1 ||
   fail "postgres: a wrong password was accepted"
 docker exec "$ID-pg" pg_isready -q || fail "postgres: pg_isready"

@@ -11,8 +11,11 @@ set -euo pipefail
 cd "$(dirname "$0")/prometheus"
 image=${PROMETHEUS_IMAGE:-bazaar/prometheus:2.42}
 
+# The scrape configuration reads the internal token from the secret that
+# compose mounts; the development one stands in for it.
 promtool() {
 	docker run --rm --network none -v "$PWD:/etc/prometheus:ro" -w /etc/prometheus \
+		-v "$PWD/../../secrets/development/internal_token:/run/secrets/internal_token:ro" \
 		--entrypoint promtool "$image" "$@"
 }
 

@@ -8,7 +8,8 @@
 #   scripts/backup.sh [-p PROJECT]
 #
 # A set is a directory BACKUP_DIR/bazaar-<UTC timestamp>/ holding
-# <schema>.dump, MANIFEST (schema and owning role per line) and SHA256SUMS.
+# <schema>.dump, MANIFEST (schema and owning role per line) and SHA256SUMS
+# (the sums of all the other files, MANIFEST included).
 # It is written under a .partial name and renamed when complete, so restore
 # and retention never see half a set.
 #
@@ -79,7 +80,9 @@ done
 printf 'COMMIT;\n\\q\n' >&"${SNAPSHOT[1]}"
 wait "$snapshot_pid" || die "the snapshot session failed"
 
-(cd "$partial" && sha256sum -- *.dump >SHA256SUMS)
+# SHA256SUMS covers every other file of the set, MANIFEST included: restore
+# reads nothing of a set before these sums match.
+(cd "$partial" && files=(*) && sha256sum -- "${files[@]}" >SHA256SUMS)
 mv "$partial" "$backup_dir/$name"
 trap - EXIT
 log "Backup $name complete: $(du -sh "$backup_dir/$name" | cut -f1) in $(($(date +%s) - start))s"

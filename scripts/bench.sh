@@ -23,14 +23,13 @@ project=bazaar-bench-$$
 out=${BENCH_OUT:-artifacts/bench}
 export COMPOSE_PROJECT_NAME=$project COMPOSE_FILE=$PWD/docker-compose.yml
 # Every benchmark client registers from this one address: no per-client limits.
-export HTTP_PORT=0 HTTPS_PORT=0 PROMETHEUS_PORT=0 GRAFANA_PORT=0 RATE_LIMITS=off REGISTER_MAX_PER_IP=1000000
+export HTTP_PORT=0 HTTPS_PORT=0 PROMETHEUS_PORT=0 GRAFANA_PORT=0 RATE_LIMITS=off REGISTER_MAX_PER_IP=1000000 \
+	ORDERS_MAX_OPEN_PER_USER=0 ORDERS_MAX_RESERVED_UNITS_PER_USER=0
+# No optional profiles (Grafana): nothing here looks at dashboards.
+export COMPOSE_PROFILES=
 export GOPROXY=${GOPROXY:-$(go env GOPROXY)}
 
 services=$(docker compose config --services)
-grafana_image=$(docker compose config --images grafana 2>/dev/null || true)
-if ! docker image inspect "$grafana_image" >/dev/null 2>&1; then
-	services=$(grep -vx grafana <<<"$services")
-fi
 
 trap 'echo "==> Removing the bench stack"; docker compose down --volumes --remove-orphans >/dev/null 2>&1 || true' EXIT
 echo "==> Starting stack $project (rate limits off)"
@@ -40,8 +39,7 @@ timeout 20m docker compose up --detach --build --wait --wait-timeout 300 $servic
 # Linux Docker host): through the published port, Docker's loopback proxy
 # would spend as much CPU per request as nginx itself, on the same cores.
 # Elsewhere (Docker Desktop) the published port it is.
-addr=$(docker inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$(docker compose ps -q nginx)")
-addr=${addr%% *}:8080
+addr=$(docker inspect --format "{{(index .NetworkSettings.Networks \"${project}_edge\").IPAddress}}" "$(docker compose ps -q nginx)"):8080
 if ! timeout 2 bash -c "exec 3<>/dev/tcp/${addr%:*}/${addr#*:}" 2>/dev/null; then
 	addr=$(docker compose port nginx 8080)
 	addr=127.0.0.1:${addr##*:}
@@ -50,5 +48,7 @@ fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 echo "==> Measuring through nginx at $addr; results in $out"
+# The services' metrics and profiles ask for the internal token.
+export INTERNAL_TOKEN_FILE=$PWD/${SECRETS_DIR:-secrets/development}/internal_token
 cd e2e
 timeout 40m go run ./cmd/bench -base "http://$addr" -project "$project" -out "$out" "$@"

@@ -84,9 +84,11 @@ reload_nginx() {
 	deploy/reload-nginx.sh || die "$svc: reloading nginx failed"
 }
 
-# ips ID: the container's addresses, one a line.
+# ips ID: the container's address on the edge network, where nginx looks
+# it up.
 ips() {
-	docker inspect --format '{{range .NetworkSettings.Networks}}{{println .IPAddress}}{{end}}' "$1" | grep .
+	docker inspect --format '{{range $name, $n := .NetworkSettings.Networks}}{{println $name $n.IPAddress}}{{end}}' "$1" |
+		awk '$1 ~ /_edge$/ && $2 != "" { print $2 }' | grep .
 }
 
 # resolves SERVICE yes|no IP...: whether SERVICE, looked up from nginx's

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make up`: starts the stack and waits until every container is healthy.
-# The Makefile has already built the local images and exported their names.
+# The Makefile has already chosen the images (images/choose.sh), pulled or
+# built them, and exported BAZAAR_IMAGES and their names.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,12 +10,24 @@ if [ ! -f .env ]; then
 	echo "==> Created .env from .env.example (development defaults; edit it for anything real)"
 fi
 
-services=$(docker compose config --services)
-grafana_image=$(docker compose config --images grafana 2>/dev/null || true)
-if ! docker image inspect "$grafana_image" >/dev/null 2>&1 && ! docker pull -q "$grafana_image" >/dev/null 2>&1; then
-	echo "==> Grafana image $grafana_image is not available (no registry reachable): running without Grafana"
-	services=$(grep -vx grafana <<<"$services")
+# Switches whose value names a file of nginx/modes: refused before anything starts.
+for switch in RATE_LIMITS HTTPS_REDIRECT; do
+	value=$(deploy/env.sh setting "$switch" "")
+	case $value in
+	'' | on | off) ;;
+	*) echo "up: $switch=$value is neither on nor off (the environment or .env)" >&2; exit 2 ;;
+	esac
+done
+
+# Grafana (the grafana profile) has no local stand-in: with the stand-ins
+# (no registry to pull it from) the stack runs without it.
+profiles=$(deploy/env.sh setting COMPOSE_PROFILES "")
+if [ "${BAZAAR_IMAGES:-}" = local ] && [[ ,$profiles, == *,grafana,* ]]; then
+	echo "==> Grafana has no local stand-in: running without it"
+	profiles=$(tr ',' '\n' <<<"$profiles" | grep -vx grafana | paste -sd, -) || true
 fi
+export COMPOSE_PROFILES=$profiles
+services=$(docker compose config --services)
 
 start=$(date +%s)
 echo "==> Building the services and starting the stack"
@@ -30,7 +43,7 @@ cat <<MSG
   Prometheus   http://127.0.0.1:${PROMETHEUS_PORT:-9090}/
 MSG
 if grep -qx grafana <<<"$services"; then
-	echo "  Grafana      http://127.0.0.1:${GRAFANA_PORT:-3000}/  (admin / GRAFANA_ADMIN_PASSWORD from .env)"
+	echo "  Grafana      http://127.0.0.1:${GRAFANA_PORT:-3000}/  (admin / the password in ${SECRETS_DIR:-secrets/development}/grafana_admin_password)"
 fi
 echo
 echo "  make logs    follow the logs      make down   stop (data kept)      make clean   stop and delete the data"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Entrypoint of bazaar/postgres: the contract of the official postgres image, compactly.
-#  - first start (empty $PGDATA): initdb with POSTGRES_USER/POSTGRES_PASSWORD, create
+#  - first start (empty $PGDATA): initdb with POSTGRES_USER/POSTGRES_PASSWORD (or the
+#    file POSTGRES_PASSWORD_FILE names), create
 #    POSTGRES_DB, run /docker-entrypoint-initdb.d/* (*.sh executed if executable, else
 #    sourced; *.sql and *.sql.gz through psql) against a temporary server that listens
 #    on the unix socket only, stop it, then exec the real server.
@@ -22,6 +23,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
+	if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then POSTGRES_PASSWORD=$(<"$POSTGRES_PASSWORD_FILE"); fi
 	: "${POSTGRES_USER:=postgres}" "${POSTGRES_DB:=$POSTGRES_USER}"
 	auth="${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}"
 	if [ -z "$POSTGRES_PASSWORD" ] && [ "$auth" != trust ]; then

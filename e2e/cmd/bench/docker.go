@@ -53,11 +53,22 @@ func docker(ctx context.Context, args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
-// internal GETs a URL of the compose network from inside nginx's container
-// (the service images have no curl): the services' internal ports serve
-// /metrics and /debug/pprof there, never through nginx.
+// internal GETs a URL of a service's internal port (/metrics,
+// /debug/pprof: http://catalog-internal:8081/metrics) as Prometheus does:
+// from the project's internal network, with the internal token, which
+// INTERNAL_TOKEN_FILE names. The service images have no curl, so a
+// container of nginx's image joins that network for the call.
 func (s *stack) internal(ctx context.Context, url string) (string, error) {
-	return docker(ctx, "exec", s.containers["nginx"], "curl", "-fsS", "--max-time", "120", url)
+	token, err := os.ReadFile(os.Getenv("INTERNAL_TOKEN_FILE"))
+	if err != nil {
+		return "", fmt.Errorf("the internal token (INTERNAL_TOKEN_FILE): %w", err)
+	}
+	image, err := docker(ctx, "inspect", "--format", "{{.Config.Image}}", s.containers["nginx"])
+	if err != nil {
+		return "", err
+	}
+	return docker(ctx, "run", "--rm", "--network", s.project+"_internal", "--cap-drop", "ALL", strings.TrimSpace(image),
+		"curl", "-fsS", "--max-time", "120", "-H", "Authorization: Bearer "+strings.TrimSpace(string(token)), url)
 }
 
 // metric sums the samples of a metric whose labels include labels in a
@@ -78,7 +89,7 @@ func metric(exposition, name, labels string) float64 {
 
 // serviceMetric reads one metric of a Go service.
 func (s *stack) serviceMetric(ctx context.Context, service, name, labels string) (float64, error) {
-	m, err := s.internal(ctx, "http://"+service+":8081/metrics")
+	m, err := s.internal(ctx, "http://"+service+"-internal:8081/metrics")
 	if err != nil {
 		return 0, err
 	}

@@ -237,7 +237,7 @@ func cacheRuns(ctx context.Context, c config, st *stack, a *api, admin string, r
 		return get(client, a.base+"/api/catalog/products/"+ps[i%n].ID)(ctx, i)
 	}
 	counts := func() (hits, misses float64, err error) {
-		m, err := st.internal(ctx, "http://catalog:8081/metrics")
+		m, err := st.internal(ctx, "http://catalog-internal:8081/metrics")
 		return metric(m, "catalog_cache_hits_total", `kind="product"`), metric(m, "catalog_cache_misses_total", `kind="product"`), err
 	}
 	progress("cache: misses then hits, %d requests/s, %s each", rate, c.phase)
@@ -304,7 +304,7 @@ func (c config) startProfiles(ctx context.Context, st *stack, name string, servi
 	errs := make(chan error, len(services))
 	for _, svc := range services {
 		go func() {
-			url := fmt.Sprintf("http://%s:8081/debug/pprof/profile?seconds=%d", svc, int(c.phase.Seconds()))
+			url := fmt.Sprintf("http://%s-internal:8081/debug/pprof/profile?seconds=%d", svc, int(c.phase.Seconds()))
 			data, err := st.internal(ctx, url)
 			if err == nil {
 				err = os.WriteFile(filepath.Join(c.out, fmt.Sprintf("pprof-%s-%s.pb.gz", svc, name)), []byte(data), 0o644)

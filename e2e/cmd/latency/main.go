@@ -129,6 +129,12 @@ func run(api, auth *client, n, logins int) error {
 		}
 		orders = append(orders, o.ID)
 		placing.latencies = append(placing.latencies, d)
+		// Cancelled at once, untimed: a user may hold only so many open
+		// orders (ORDERS_MAX_OPEN_PER_USER).
+		if _, err := api.do("POST", "/api/orders/"+o.ID+"/cancel", customer, nil, http.StatusOK, nil); err != nil {
+			return err
+		}
+		orders = orders[:len(orders)-1]
 	}
 
 	fmt.Printf("Sequential requests through nginx at %s, one keep-alive connection:\n", api.base)
@@ -140,8 +146,8 @@ func run(api, auth *client, n, logins int) error {
 	return nil
 }
 
-// cleanUp gives the stock of the measured orders back and deletes the
-// product, so that a run leaves only the probe customer behind.
+// cleanUp gives the stock of the orders not yet cancelled back and deletes
+// the product, so that a run leaves only the probe customer behind.
 func cleanUp(api *client, admin, customer, productPath string, orders *[]string) {
 	for _, id := range *orders {
 		if _, err := api.do("POST", "/api/orders/"+id+"/cancel", customer, nil, http.StatusOK, nil); err != nil {
