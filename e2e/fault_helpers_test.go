@@ -279,10 +279,11 @@ func metric(exposition, name, labels string) float64 {
 	return sum
 }
 
-// ip returns a container's address on the stack's internal network.
-func (f *faultStack) ip(t *testing.T, id string) string {
+// ip returns a container's address on one of the stack's networks: edge,
+// where nginx reaches it, or internal.
+func (f *faultStack) ip(t *testing.T, id, network string) string {
 	t.Helper()
-	return f.docker(t, "inspect", "--format", `{{(index .NetworkSettings.Networks "`+f.project+`_internal").IPAddress}}`, id)
+	return f.docker(t, "inspect", "--format", `{{(index .NetworkSettings.Networks "`+f.project+`_`+network+`").IPAddress}}`, id)
 }
 
 // reloadNginx makes nginx resolve the service names again, and returns once
@@ -567,7 +568,7 @@ func (f *faultStack) restartServices(ctx context.Context, t *testing.T, services
 	ids, ips := map[string]string{}, map[string]string{}
 	for _, s := range services {
 		ids[s] = f.container(t, s)
-		ips[s] = f.ip(t, ids[s])
+		ips[s] = f.ip(t, ids[s], "edge")
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -592,7 +593,7 @@ func (f *faultStack) restartServices(ctx context.Context, t *testing.T, services
 		t.Logf("%s: restarted in %s, ready %s later", s, load.Round(restarted.Sub(start)), load.Round(ready[s].Sub(restarted)))
 	}
 	for _, s := range services {
-		if ip := f.ip(t, ids[s]); ip != ips[s] {
+		if ip := f.ip(t, ids[s], "edge"); ip != ips[s] {
 			t.Logf("%s came back at %s (was %s): reloading nginx", s, ip, ips[s])
 			f.reloadNginx(t)
 			break

@@ -389,7 +389,7 @@ func testCatalogReplicaKilled(ctx context.Context, t *testing.T, f *faultStack) 
 	})
 	time.Sleep(5 * time.Second)
 	for _, id := range replicas {
-		served := metric(f.internal(t, "http://"+f.ip(t, id)+":8081/metrics"), "http_requests_total", `route="/api/catalog/products/:id"`)
+		served := metric(f.internal(t, "http://"+f.ip(t, id, "internal")+":8081/metrics"), "http_requests_total", `route="/api/catalog/products/:id"`)
 		t.Logf("replica %.12s answered %.0f product reads before the kill", id, served)
 		if served == 0 {
 			t.Errorf("replica %.12s got no traffic: nginx does not balance over both", id)

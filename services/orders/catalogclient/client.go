@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -47,6 +48,10 @@ const maxBackoff = 2 * time.Second
 // per placement in flight, well beyond what the database pool lets run.
 const maxIdleConns = 100
 
+// dialTimeout bounds a connection to the catalog: on a container network
+// one takes under a millisecond.
+const dialTimeout = time.Second
+
 // maxAnswer bounds how much of an answer is read.
 const maxAnswer = 1 << 20
 
@@ -68,6 +73,11 @@ func New(cfg Config, reg prometheus.Registerer) *Client {
 	// this service's CPU. Keep as many as there can be calls in flight.
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConns, transport.MaxIdleConnsPerHost = maxIdleConns, maxIdleConns
+	// While a replaced catalog container leaves, its address may still be
+	// listed for a moment, and a connect to an address that is gone hangs
+	// instead of being refused. A connect has dialTimeout in all, shared
+	// among the listed addresses, so the live one is tried in time.
+	transport.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
 	c := &Client{
 		cfg:  cfg,
 		http: &http.Client{Transport: transport},
