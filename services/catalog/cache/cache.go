@@ -9,10 +9,10 @@
 // version evicted from Redis (the cache may run allkeys-lru) and then made
 // anew can never come back to an old value and make an old entry current:
 //
-//   - a product is stored under its version, catalog:1:p:{id}:{version},
-//     where catalog:1:pv:{id} holds the version;
+//   - a product is stored under its version, catalog:{format}:p:{id}:{version},
+//     where catalog:{format}:pv:{id} holds the version;
 //   - listing pages and categories are stored under the generation in
-//     catalog:1:gen, which every product write replaces. A listing page
+//     catalog:{format}:gen, which every product write replaces. A listing page
 //     holds ids only, and its products are read through their own entries,
 //     so a stock change (each order makes one) replaces the product's
 //     version alone and leaves the listings cached.
@@ -121,10 +121,9 @@ func New(rdb *redis.Client, cfg Config) *Cache {
 	}
 }
 
-// Keys. The "1" is the format of the entries: change it when they change so
-// that a new release never decodes an old release's entries.
-const (
-	keyPrefix = "catalog:1:"
+// Keys, all under the format of the entries (see entryFormat).
+var (
+	keyPrefix = "catalog:" + entryFormat + ":"
 	genKey    = keyPrefix + "gen"
 )
 
