@@ -81,7 +81,7 @@ func runWithStubDocker(t *testing.T, vars []string, name string, args ...string)
 
 // imageTags returns local.env's image variables, in order, with their
 // stand-in tags and docker-compose.yml's upstream defaults.
-func imageTags(t *testing.T) (keys []string, local, upstream map[string]string) {
+func imageTags(t testing.TB) (keys []string, local, upstream map[string]string) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "images", "local.env"))
 	if err != nil {
@@ -283,5 +283,26 @@ func TestImageChoiceMake(t *testing.T) {
 				t.Errorf("docker %s was called: %q", m, run.calls)
 			}
 		})
+	}
+}
+
+// TestUpstreamPinsAgree: the files that name an upstream image as a default
+// (the Swarm stack and its edge image) name
+// docker-compose.yml's pin, so one bump moves them all.
+func TestUpstreamPinsAgree(t *testing.T) {
+	t.Parallel()
+	_, _, upstream := imageTags(t)
+	pins := regexp.MustCompile(`\$\{([A-Z_]+_IMAGE):-([^}]+)\}|([A-Z_]+_IMAGE)=([^\s"]+)`)
+	for _, file := range []string{"swarm/stack.yml", "swarm/edge/Dockerfile", "scripts/swarm-up.sh"} {
+		raw, err := os.ReadFile(filepath.Join("..", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range pins.FindAllStringSubmatch(string(raw), -1) {
+			key, image := m[1]+m[3], m[2]+m[4]
+			if want, ok := upstream[key]; ok && image != want && !strings.HasPrefix(image, "$") {
+				t.Errorf("%s: %s defaults to %s, docker-compose.yml to %s", file, key, image, want)
+			}
+		}
 	}
 }

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Build Bazaar's local infrastructure images from Debian packages, for machines
-# that cannot pull from a container registry. Tags come from images/local.env.
+# Build Bazaar's local infrastructure images, for machines that cannot pull from a
+# container registry: from Debian packages, and Prometheus, Alertmanager and the
+# Redis and nginx exporters from their upstream source at the pinned release (Go
+# module proxy). Tags come from images/local.env.
 #
 # usage: images/build.sh [--no-cache] [-v] [IMAGE...]
-#   IMAGE: debian postgres redis nginx prometheus postgres-exporter redis-exporter
-#          nginx-exporter golang (default: all). The base image "debian" is built
-#          first whenever it is missing, whatever is asked for.
+#   IMAGE: debian golang postgres redis nginx prometheus alertmanager postgres-exporter
+#          redis-exporter nginx-exporter (default: all). The base image "debian" is
+#          built first whenever it is missing, whatever is asked for, and "golang"
+#          whenever it is missing and a Go-built image is asked for.
 #   --no-cache  re-create the base rootfs and build without Docker's layer cache
 #               (picks up Debian security updates)
 #   -v          stream the build output instead of keeping it in a log file
@@ -13,6 +16,9 @@
 #   this machine's bundle /etc/ssl/certs/ca-certificates.crt, so module downloads work
 #   wherever they work on the host (also behind HTTPS-intercepting proxies);
 #   BAZAAR_CA_CERTS= (empty) keeps Debian's CAs only.
+# env GOPROXY, GOSUMDB: passed to the Go builds (default: this machine's `go env`);
+#   prometheus, alertmanager, redis-exporter and nginx-exporter are built from their
+#   upstream source at the pinned release, downloaded through GOPROXY.
 #
 # Idempotent: the base image is only re-created when it is missing or
 # images/debian/rootfs.sh changed; Dockerfile images rely on Docker's layer cache;
@@ -22,10 +28,13 @@ set -euo pipefail
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 ENV_FILE=$HERE/local.env
 BASE_IMAGE=bazaar/debian:bookworm
-ALL=(debian postgres redis nginx prometheus postgres-exporter redis-exporter nginx-exporter golang)
+ALL=(debian golang postgres redis nginx prometheus alertmanager postgres-exporter redis-exporter nginx-exporter)
+# Built with Go from upstream source, in a bazaar/golang build stage.
+FROM_SOURCE=(prometheus alertmanager redis-exporter nginx-exporter)
 declare -A KEY=(
   [postgres]=POSTGRES_IMAGE [redis]=REDIS_IMAGE [nginx]=NGINX_IMAGE
-  [prometheus]=PROMETHEUS_IMAGE [postgres-exporter]=POSTGRES_EXPORTER_IMAGE
+  [prometheus]=PROMETHEUS_IMAGE [alertmanager]=ALERTMANAGER_IMAGE
+  [postgres-exporter]=POSTGRES_EXPORTER_IMAGE
   [redis-exporter]=REDIS_EXPORTER_IMAGE [nginx-exporter]=NGINX_EXPORTER_IMAGE
   [golang]=GO_IMAGE
 )
@@ -40,7 +49,7 @@ while (($#)); do
   case $1 in
     --no-cache) NO_CACHE=(--no-cache) ;;
     -v|--verbose) VERBOSE=1 ;;
-    -h|--help) sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,25s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     -*) die "unknown option $1 (see --help)" ;;
     *) [[ " ${ALL[*]} " == *" $1 "* ]] || die "unknown image '$1' (known: ${ALL[*]})"; WANT+=("$1") ;;
   esac
@@ -108,8 +117,11 @@ build_debian() {
 
 # ---- Dockerfile images ------------------------------------------------------
 build_dockerfile() {
-  local name=$1 tag=$2
-  run_logged "$name" docker build --force-rm "${NO_CACHE[@]}" --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$tag" "$HERE/$name"
+  local name=$1 tag=$2 args=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
+  if [[ " ${FROM_SOURCE[*]} " == *" $name "* ]]; then
+    args+=(--build-arg "GO_IMAGE=$(tag_of golang)" --build-arg "GOPROXY=$GO_PROXY" --build-arg "GOSUMDB=$GO_SUMDB")
+  fi
+  run_logged "$name" docker build --force-rm "${NO_CACHE[@]}" "${args[@]}" -t "$tag" "$HERE/$name"
 }
 
 # golang: this machine's Go toolchain on top of the base image.
@@ -143,8 +155,17 @@ build_golang() {
   rm -rf "$ctx"
 }
 
-# Always make sure the base exists first: every other image is built on it.
+# Always make sure the base exists first: every other image is built on it; and the
+# Go image before the images built from source (ALL gives the order).
 [[ " ${WANT[*]} " == *" debian "* ]] || [[ -n $(image_id "$BASE_IMAGE") ]] || WANT=(debian "${WANT[@]}")
+for name in "${FROM_SOURCE[@]}"; do
+  [[ " ${WANT[*]} " == *" $name "* ]] || continue
+  [[ " ${WANT[*]} " == *" golang "* ]] || [[ -n $(image_id "$(tag_of golang)") ]] || WANT+=(golang)
+  # The module proxy this machine's Go uses (never written into the project).
+  GO_PROXY=${GOPROXY-$(go env GOPROXY 2>/dev/null || true)}
+  GO_SUMDB=${GOSUMDB-$(go env GOSUMDB 2>/dev/null || true)}
+  break
+done
 
 total_start=$SECONDS
 for name in "${ALL[@]}"; do

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Which infrastructure images `make` uses: the pinned upstream ones (the
-# defaults in docker-compose.yml, ${POSTGRES_IMAGE:-postgres:15.8-bookworm})
+# defaults in docker-compose.yml, ${POSTGRES_IMAGE:-postgres:15.19-bookworm})
 # when Docker can pull them, else the local stand-ins that images/build.sh
-# builds from Debian packages (the tags in images/local.env).
+# builds (the tags in images/local.env).
 #
 # usage: images/choose.sh          decide; print the choice as KEY=VALUE lines
 #                                  (BAZAAR_IMAGES, then every *_IMAGE of local.env)
@@ -43,22 +43,35 @@ KEYS=$(printf '%s\n' "$LOCAL" | sed 's/=.*//')
 UPSTREAM=$(grep -oE '[$][{][A-Z_]+_IMAGE:-[^}]*[}]' "$COMPOSE" | sed 's/^..//; s/:-/=/; s/.$//' | sort -u || true)
 [ -n "$KEYS" ] || die "$LOCAL_ENV sets no *_IMAGE variable"
 
-# tag_in LINES KEY: KEY's tag in the KEY=TAG lines; none, or two, is an error.
+# tag_in LINES KEY: KEY's tag in the KEY=TAG lines; two, or an empty one, is an
+# error (status 1); none prints nothing.
 tag_in() {
 	local line tag='' n=0
 	while IFS= read -r line; do
 		case $line in "$2="*) tag=${line#*=} n=$((n + 1)) ;; esac
 	done <<<"$1"
+	[ "$n" -eq 0 ] && return 0
 	[ "$n" -eq 1 ] && [ -n "$tag" ] && { printf '%s\n' "$tag"; return; }
 	return 1
 }
-local_tag() { tag_in "$LOCAL" "$1" || die "$LOCAL_ENV must set $1 exactly once, to an image"; }
-upstream_tag() { tag_in "$UPSTREAM" "$1" || die "docker-compose.yml must give $1 exactly one default (\${$1:-image})"; }
+local_tag() {
+	local tag
+	tag=$(tag_in "$LOCAL" "$1") && [ -n "$tag" ] || die "$LOCAL_ENV must set $1 exactly once, to an image"
+	printf '%s\n' "$tag"
+}
+# upstream_tag KEY: its default in docker-compose.yml; nothing when no service
+# uses KEY (yet): a stand-in may be built before the compose file runs it.
+upstream_tag() { tag_in "$UPSTREAM" "$1" || die "docker-compose.yml must give $1 one default (\${$1:-image}), the same wherever it is used"; }
 # emit CHOICE: print the assignments the Makefile exports, all or none.
 emit() {
 	local key tag lines="BAZAAR_IMAGES=$1"
 	for key in $KEYS; do
-		if [ "$1" = upstream ]; then tag=$(upstream_tag "$key"); else tag=$(local_tag "$key"); fi
+		if [ "$1" = upstream ]; then
+			tag=$(upstream_tag "$key")
+			[ -n "$tag" ] || continue
+		else
+			tag=$(local_tag "$key")
+		fi
 		case $tag in
 		'' | *[!A-Za-z0-9._/:@-]*) die "$key: '$tag' is not an image name" ;;
 		esac
@@ -102,6 +115,7 @@ if [ "${1:-}" = --pull ]; then
 	for key in $KEYS GRAFANA_IMAGE; do
 		tag=${!key:-}
 		[ -n "$tag" ] || tag=$(upstream_tag "$key")
+		[ -n "$tag" ] || continue
 		if present "$tag"; then had=$((had + 1)); continue; fi
 		echo "==> docker pull $tag"
 		if docker pull -q "$tag" >/dev/null; then
@@ -122,7 +136,7 @@ fi
 choice=${BAZAAR_IMAGES:-}
 case $choice in
 '' | upstream | local) ;;
-*) die "BAZAAR_IMAGES='$choice' is not a choice: use BAZAAR_IMAGES=upstream (the pinned upstream images; needs a registry), BAZAAR_IMAGES=local (stand-ins built from Debian packages), or leave it unset to detect" ;;
+*) die "BAZAAR_IMAGES='$choice' is not a choice: use BAZAAR_IMAGES=upstream (the pinned upstream images; needs a registry), BAZAAR_IMAGES=local (stand-ins built here by images/build.sh), or leave it unset to detect" ;;
 esac
 case $TIMEOUT in
 '' | *[!0-9]* | 0) die "BAZAAR_IMAGE_PROBE_TIMEOUT='$TIMEOUT' is not a positive number of seconds" ;;
@@ -146,7 +160,8 @@ docker info >/dev/null 2>&1 || die "cannot talk to the Docker daemon (is it runn
 
 all_here=1
 for key in $KEYS; do
-	present "$(upstream_tag "$key")" || { all_here=0; break; }
+	tag=$(upstream_tag "$key")
+	[ -z "$tag" ] || present "$tag" || { all_here=0; break; }
 done
 if ((all_here)); then
 	emit upstream

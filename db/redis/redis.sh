@@ -8,7 +8,7 @@
 # Users: `default` is off, so a client without a password gets nothing.
 # `catalog` (the cache) may run every command but the administrative and
 # dangerous ones, FLUSHALL excepted. `exporter` (redis_exporter) may run only
-# the read-only server commands it scrapes. The access list is written to
+# the read-only server commands it scrapes, and name its own connection. The access list is written to
 # /tmp, a tmpfs, never to a command line, where ps would show the passwords;
 # passwords are therefore made of letters, digits and dashes (no spaces).
 set -eu
@@ -34,7 +34,7 @@ server)
 	cat >/tmp/users.acl <<ACL
 user default off
 user catalog on >$catalog ~* &* +@all -@admin -@dangerous +flushall
-user exporter on >$exporter -@all +ping +info +select +dbsize +config|get +client|list +slowlog|get +slowlog|len +latency|latest +memory|stats +cluster|info
+user exporter on >$exporter -@all +ping +info +select +dbsize +config|get +client|list +client|setname +slowlog|get +slowlog|len +latency|latest +latency|histogram +memory|stats +cluster|info
 ACL
 	exec redis-server --aclfile /tmp/users.acl "$@"
 	;;
