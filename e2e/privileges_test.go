@@ -203,6 +203,7 @@ func TestSecretsAreFilesWhereNeeded(t *testing.T) {
 		"orders":            {"internal_token", "orders_db_password"},
 		"redis":             {"redis_catalog_password", "redis_exporter_password.json"},
 		"prometheus":        {"internal_token"},
+		"alertmanager":      {"smtp_password"},
 		"postgres-exporter": {"exporter_db_password"},
 		"redis-exporter":    {"redis_exporter_password.json"},
 		"nginx":             nil,

@@ -133,11 +133,11 @@ func TestOrdersNeedAToken(t *testing.T) {
 	newClient(t).Do(t, "GET", "/api/orders", nil).ExpectProblem(t, http.StatusUnauthorized, "unauthorized")
 }
 
-// Every scrape target of Prometheus — the three services, the exporters and
-// Prometheus itself — must be up.
+// Every scrape target of Prometheus — the three services, the exporters,
+// Alertmanager and Prometheus itself — must be up.
 func TestPrometheusTargetsUp(t *testing.T) {
 	t.Parallel()
-	want := []string{"catalog", "users", "orders", "nginx", "postgres", "redis", "prometheus"}
+	want := []string{"catalog", "users", "orders", "nginx", "postgres", "redis", "alertmanager", "prometheus"}
 	c := &Client{Base: mustStack(t).Prometheus, HTTP: newClient(t).HTTP}
 	var down []string
 	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Second) {

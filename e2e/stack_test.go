@@ -157,7 +157,7 @@ func stackEnv(root string) (map[string]string, error) {
 			delete(env, k) // docker-compose.yml's default: the upstream image
 		}
 	}
-	for _, port := range []string{"HTTP_PORT", "HTTPS_PORT", "PROMETHEUS_PORT", "GRAFANA_PORT"} {
+	for _, port := range []string{"HTTP_PORT", "HTTPS_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT", "GRAFANA_PORT"} {
 		env[port] = "0"
 	}
 	// Optional services (Grafana) only when asked for here, whatever a
@@ -239,7 +239,8 @@ func secretNames(t testing.TB) []string {
 // KEY=VALUE pairs) joins the network for the call.
 func internalGet(t testing.TB, project string, env []string, url string) []string {
 	t.Helper()
-	image := "nginx:1.27.3-bookworm"
+	_, _, upstream := imageTags(t)
+	image := upstream["NGINX_IMAGE"]
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "NGINX_IMAGE="); ok && v != "" {
 			image = v

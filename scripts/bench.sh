@@ -23,7 +23,7 @@ project=bazaar-bench-$$
 out=${BENCH_OUT:-artifacts/bench}
 export COMPOSE_PROJECT_NAME=$project COMPOSE_FILE=$PWD/docker-compose.yml
 # Every benchmark client registers from this one address: no per-client limits.
-export HTTP_PORT=0 HTTPS_PORT=0 PROMETHEUS_PORT=0 GRAFANA_PORT=0 RATE_LIMITS=off REGISTER_MAX_PER_IP=1000000 \
+export HTTP_PORT=0 HTTPS_PORT=0 PROMETHEUS_PORT=0 ALERTMANAGER_PORT=0 GRAFANA_PORT=0 RATE_LIMITS=off REGISTER_MAX_PER_IP=1000000 \
 	ORDERS_MAX_OPEN_PER_USER=0 ORDERS_MAX_RESERVED_UNITS_PER_USER=0
 # No optional profiles (Grafana): nothing here looks at dashboards.
 export COMPOSE_PROFILES=

@@ -36,11 +36,15 @@ docker compose up --detach --build --wait --wait-timeout 300 --remove-orphans $s
 echo "==> Stack healthy in $(( $(date +%s) - start ))s"
 
 set -a; . ./.env; set +a
+notify="${ALERT_WEBHOOK_URL:+the webhook, }${ALERT_EMAIL_TO:+$ALERT_EMAIL_TO, }"
+notify=${notify%, }
+notify=${notify:-nobody, until .env sets ALERT_WEBHOOK_URL or ALERT_EMAIL_TO}
 cat <<MSG
 
   Storefront   http://localhost:${HTTP_PORT:-8080}/
   API          http://localhost:${HTTP_PORT:-8080}/api/catalog/products
   Prometheus   http://127.0.0.1:${PROMETHEUS_PORT:-9090}/
+  Alertmanager http://127.0.0.1:${ALERTMANAGER_PORT:-9093}/  (alerts sent to: $notify)
 MSG
 if grep -qx grafana <<<"$services"; then
 	echo "  Grafana      http://127.0.0.1:${GRAFANA_PORT:-3000}/  (admin / the password in ${SECRETS_DIR:-secrets/development}/grafana_admin_password)"
