@@ -34,16 +34,23 @@ func (s *Server) requireInternalToken(next echo.HandlerFunc) echo.HandlerFunc {
 // localAddr resolves the host of addr (host:port) to the one address of
 // this machine among those the name resolves to, waiting up to wait for
 // the name to appear (a container's network alias is registered as it
-// starts). Addresses without a host name are returned as they are.
+// starts). A host that is a network (10.89.8.0/24) gives this machine's
+// address in that network, for where a name is only registered once the
+// service is healthy (Docker Swarm). Addresses without a host name are
+// returned as they are.
 func localAddr(addr string, wait time.Duration) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil || host == "" || net.ParseIP(host) != nil {
 		return addr, nil
 	}
+	find := func(ctx context.Context) (string, error) { return ownAddr(ctx, host) }
+	if _, network, err := net.ParseCIDR(host); err == nil {
+		find = func(context.Context) (string, error) { return addrIn(network) }
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	for {
-		ip, err := ownAddr(ctx, host)
+		ip, err := find(ctx)
 		if err == nil {
 			return net.JoinHostPort(ip, port), nil
 		}
@@ -53,6 +60,20 @@ func localAddr(addr string, wait time.Duration) (string, error) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// addrIn returns the address of this machine's interface in network.
+func addrIn(network *net.IPNet) (string, error) {
+	ifaddrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return "", err
+	}
+	for _, a := range ifaddrs {
+		if n, ok := a.(*net.IPNet); ok && network.Contains(n.IP) {
+			return n.IP.String(), nil
+		}
+	}
+	return "", fmt.Errorf("no interface of this machine is in %s", network)
 }
 
 // ownAddr returns the address of one of this machine's interfaces that

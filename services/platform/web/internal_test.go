@@ -59,9 +59,10 @@ func TestInternalAPIRequiresTheToken(t *testing.T) {
 	}
 }
 
-// A host name in the internal address binds to the one local address the
-// name resolves to, not to every interface.
-func TestLocalAddrResolvesToOwnAddress(t *testing.T) {
+// A host name or network in the internal address binds to the one local
+// address the name resolves to or that lies in the network, not to every
+// interface.
+func TestLocalAddrIsOwnAddress(t *testing.T) {
 	t.Parallel()
 	got, err := localAddr("localhost:8081", time.Second)
 	if err != nil {
@@ -75,10 +76,30 @@ func TestLocalAddrResolvesToOwnAddress(t *testing.T) {
 			t.Errorf("localAddr(%q) = %q, %v, want it unchanged", addr, got, err)
 		}
 	}
+	if got, err := localAddr("127.0.0.0/8:8081", time.Second); err != nil || got != "127.0.0.1:8081" {
+		t.Errorf("localAddr(127.0.0.0/8:8081) = %q, %v, want 127.0.0.1:8081", got, err)
+	}
+	if _, err := localAddr(foreignNetwork(t)+":8081", 500*time.Millisecond); err == nil {
+		t.Error("localAddr of a network this machine is not in succeeded")
+	}
 	start := time.Now()
 	if _, err := localAddr("bazaar-no-such-host.invalid:8081", 500*time.Millisecond); err == nil {
 		t.Error("localAddr of a name that does not resolve succeeded")
 	} else if time.Since(start) > 5*time.Second {
 		t.Errorf("gave up after %s, want about the wait", time.Since(start))
 	}
+}
+
+// foreignNetwork returns a documentation network (RFC 5737) that no
+// interface of this machine is in.
+func foreignNetwork(t *testing.T) string {
+	t.Helper()
+	for _, cidr := range []string{"192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"} {
+		_, network, _ := net.ParseCIDR(cidr)
+		if _, err := addrIn(network); err != nil {
+			return cidr
+		}
+	}
+	t.Fatal("this machine has an address in every documentation network")
+	return ""
 }

@@ -1,0 +1,388 @@
+package swarm
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// deployment is the stack under test and how to reach it.
+type deployment struct {
+	Root    string // the repository's root
+	Name    string // the stack's name
+	BaseURL string // nginx over HTTP on this node, e.g. http://127.0.0.1:41234
+	TLSURL  string // nginx over HTTPS
+	env     []string
+}
+
+var stack *deployment
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		return m.Run() // -short: no stack, so every test here skips
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		log.Print(err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	undo, err := joinSwarm(ctx)
+	defer undo()
+	if err != nil {
+		log.Printf("swarm: %v", err)
+		return 1
+	}
+	d, err := deploy(ctx, root, fmt.Sprintf("bazaar-e2e-%d", os.Getpid()))
+	if d != nil {
+		defer d.remove()
+	}
+	if err != nil {
+		log.Printf("deploy: %v", err)
+		return 1
+	}
+	stack = d
+	return m.Run()
+}
+
+// joinSwarm makes sure this engine is a manager of a swarm: it initialises
+// a single-node swarm when the engine is in none. undo puts back what it
+// changed: it leaves a swarm it made, or else removes the node labels that
+// scripts/swarm-up.sh added to this node.
+func joinSwarm(ctx context.Context) (undo func(), err error) {
+	undo = func() {}
+	state, err := docker(ctx, "info", "--format", "{{.Swarm.LocalNodeState}}")
+	if err != nil {
+		return undo, err
+	}
+	switch state {
+	case "inactive":
+		log.Print("no swarm: initialising a single-node swarm for the tests")
+		if _, err := docker(ctx, "swarm", "init", "--advertise-addr", "127.0.0.1"); err != nil {
+			return undo, err
+		}
+		return func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if _, err := docker(ctx, "swarm", "leave", "--force"); err != nil {
+				log.Printf("swarm leave: %v", err)
+			}
+		}, nil
+	case "active":
+		if manager, _ := docker(ctx, "info", "--format", "{{.Swarm.ControlAvailable}}"); manager != "true" {
+			return undo, fmt.Errorf("this engine is a swarm worker; the tests need a manager")
+		}
+	default:
+		return undo, fmt.Errorf("this engine's swarm state is %q", state)
+	}
+	self, err := docker(ctx, "info", "--format", "{{.Swarm.NodeID}}")
+	if err != nil {
+		return undo, err
+	}
+	labels := func(ctx context.Context) map[string]string {
+		out, _ := docker(ctx, "node", "inspect", "--format", "{{json .Spec.Labels}}", self)
+		m := map[string]string{}
+		json.Unmarshal([]byte(out), &m)
+		return m
+	}
+	before := labels(ctx)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for k := range labels(ctx) {
+			if _, had := before[k]; !had {
+				if _, err := docker(ctx, "node", "update", "--label-rm", k, self); err != nil {
+					log.Printf("node label %s: %v", k, err)
+				}
+			}
+		}
+	}, nil
+}
+
+// deploy runs scripts/swarm-up.sh for a stack of the given name, on two free
+// ports of this host, with a secret set of its own. It returns a non-nil
+// deployment whenever something may need removing.
+func deploy(ctx context.Context, root, name string) (*deployment, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := os.MkdirTemp("", "bazaar-swarm-secrets-")
+	if err != nil {
+		return nil, err
+	}
+	images, err := imageEnv(root)
+	if err != nil {
+		return nil, err
+	}
+	d := &deployment{
+		Root:    root,
+		Name:    name,
+		BaseURL: fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
+		TLSURL:  fmt.Sprintf("https://127.0.0.1:%d", ports[1]),
+		env: append(append(os.Environ(), images...),
+			"STACK_NAME="+name,
+			fmt.Sprintf("HTTP_PORT=%d", ports[0]),
+			fmt.Sprintf("HTTPS_PORT=%d", ports[1]),
+			"SECRETS_DIR="+filepath.Join(root, "secrets", "development"),
+			"SWARM_SECRETS_WORKDIR="+secrets,
+			"SWARM_WAIT_TIMEOUT=300",
+			// The service images as make e2e's compose stacks built them just
+			// before (go test -p 1 runs the root package first); a build only
+			// when one is missing.
+			"SWARM_BUILD="+build(ctx),
+			"APP_ENV=development",
+			// One customer orders all along: no per-user order limits.
+			"ORDERS_MAX_OPEN_PER_USER=0",
+			"ORDERS_MAX_RESERVED_UNITS_PER_USER=0",
+		),
+	}
+	start := time.Now()
+	log.Printf("deploying stack %s (HTTP %d, HTTPS %d)", name, ports[0], ports[1])
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "swarm-up.sh"))
+	cmd.Dir, cmd.Env = root, d.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return d, fmt.Errorf("swarm-up.sh: %v\n%s", err, out)
+	}
+	log.Printf("stack %s converged and healthy in %s", name, time.Since(start).Round(time.Second))
+	return d, nil
+}
+
+// build is SWARM_BUILD for swarm-up.sh: 1 when a service image is missing.
+func build(ctx context.Context) string {
+	version := cmp.Or(os.Getenv("BAZAAR_VERSION"), "dev")
+	for _, svc := range []string{"catalog", "users", "orders"} {
+		if _, err := docker(ctx, "image", "inspect", "--format", "{{.Id}}", "bazaar/"+svc+":"+version); err != nil {
+			return "1"
+		}
+	}
+	return "0"
+}
+
+// imageEnv is NAME=image for each infrastructure image of images/local.env
+// that the environment does not name: make exports the images it chose
+// (images/choose.sh); under a bare go test the local stand-ins are meant,
+// unless BAZAAR_IMAGES=upstream (then the stack file's defaults).
+func imageEnv(root string) ([]string, error) {
+	if os.Getenv("BAZAAR_IMAGES") == "upstream" {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "images", "local.env"))
+	if err != nil {
+		return nil, err
+	}
+	var env []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSpace(line)
+		if k, _, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			if _, set := os.LookupEnv(k); !set {
+				env = append(env, line)
+			}
+		}
+	}
+	return env, nil
+}
+
+// remove removes the stack, its volumes and its secret set, and waits until
+// its containers and networks are gone.
+func (d *deployment) remove() {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(d.Root, "scripts", "swarm-down.sh"))
+	cmd.Dir = d.Root
+	cmd.Env = append(slices.Clone(d.env), "SWARM_VOLUMES=delete")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		log.Printf("swarm-down.sh: %v\n%s", err, out)
+	}
+	for _, kv := range d.env {
+		if dir, ok := strings.CutPrefix(kv, "SWARM_SECRETS_WORKDIR="); ok {
+			os.RemoveAll(dir)
+		}
+	}
+}
+
+func mustStack(tb testing.TB) *deployment {
+	tb.Helper()
+	if stack == nil {
+		tb.Skip("no stack (-short)")
+	}
+	return stack
+}
+
+// service is the Swarm name of one of the stack's services.
+func (d *deployment) service(name string) string { return d.Name + "_" + name }
+
+// freePorts returns n ports that are free on this host now.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// docker runs the docker CLI and returns its trimmed standard output.
+func docker(ctx context.Context, args ...string) (string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}
+
+func mustDocker(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := docker(ctx, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Client talks to the stack through nginx.
+type Client struct {
+	Base  string
+	Token string // sent as a Bearer token when set
+	HTTP  *http.Client
+}
+
+func newClient(tb testing.TB) *Client {
+	return &Client{Base: mustStack(tb).BaseURL, HTTP: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// Do sends a request with a JSON body (when body is not nil) and fails the
+// test unless the answer has the status want; the answer's JSON body is
+// decoded into v when v is not nil.
+func (c *Client) Do(tb testing.TB, method, path string, body any, want int, v any) {
+	tb.Helper()
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.Base+path, r)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	if resp.StatusCode != want {
+		tb.Fatalf("%s %s: status %d, want %d; body: %.300s", method, path, resp.StatusCode, want, data)
+	}
+	if v != nil {
+		if err := json.Unmarshal(data, v); err != nil {
+			tb.Fatalf("%s %s: decode %.300s: %v", method, path, data, err)
+		}
+	}
+}
+
+// signIn signs an account in and returns its client.
+func signIn(tb testing.TB, email, password string) *Client {
+	tb.Helper()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	newClient(tb).Do(tb, "POST", "/api/users/login", map[string]string{"email": email, "password": password}, http.StatusOK, &tok)
+	c := newClient(tb)
+	c.Token = tok.AccessToken
+	return c
+}
+
+// newCustomer registers a customer and signs them in.
+func newCustomer(tb testing.TB) *Client {
+	tb.Helper()
+	c, _ := newCustomerEmail(tb)
+	return c
+}
+
+// newCustomerEmail registers a customer, with the password "correct horse
+// battery", and signs them in.
+func newCustomerEmail(tb testing.TB) (*Client, string) {
+	tb.Helper()
+	email := fmt.Sprintf("swarm-%d@example.com", time.Now().UnixNano())
+	newClient(tb).Do(tb, "POST", "/api/users/register",
+		map[string]string{"email": email, "password": "correct horse battery", "name": "Swarm Customer"}, http.StatusCreated, nil)
+	return signIn(tb, email, "correct horse battery"), email
+}
+
+// admin signs the stack's administrator in (the development secret set).
+func admin(tb testing.TB) *Client {
+	tb.Helper()
+	pw, err := os.ReadFile(filepath.Join(mustStack(tb).Root, "secrets", "development", "admin_password"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return signIn(tb, "admin@bazaar.local", strings.TrimRight(string(pw), "\r\n"))
+}
+
+// product is a catalog product, as far as these tests read it.
+type product struct {
+	ID         string `json:"id"`
+	SKU        string `json:"sku"`
+	PriceCents int64  `json:"price_cents"`
+	Stock      int    `json:"stock"`
+}
+
+// order is an order, as far as these tests read it.
+type order struct {
+	ID         string `json:"id"`
+	Status     string `json:"status"`
+	TotalCents int64  `json:"total_cents"`
+}
+
+// newProduct adds a product with the given stock, as the administrator.
+func newProduct(tb testing.TB, stock int) product {
+	tb.Helper()
+	var p product
+	admin(tb).Do(tb, "POST", "/api/catalog/products", map[string]any{
+		"sku": fmt.Sprintf("SWARM-%d", time.Now().UnixNano()), "name": "Swarm item", "description": "Sold on a swarm.",
+		"price_cents": 250, "currency": "USD", "stock": stock, "category": "swarm",
+	}, http.StatusCreated, &p)
+	return p
+}
