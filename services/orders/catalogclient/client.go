@@ -7,6 +7,7 @@ package catalogclient
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,6 +41,10 @@ type Config struct {
 	// Backoff is the wait before the first retry; it doubles for each next
 	// one, up to maxBackoff, with jitter.
 	Backoff time.Duration
+	// Transport, when set, carries the calls instead of connections of
+	// its own: on AWS Lambda, direct invocations of the catalog function
+	// (BaseURL lambda://<function>).
+	Transport http.RoundTripper
 }
 
 const maxBackoff = 2 * time.Second
@@ -80,7 +85,7 @@ func New(cfg Config, reg prometheus.Registerer) *Client {
 	transport.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
 	c := &Client{
 		cfg:  cfg,
-		http: &http.Client{Transport: transport},
+		http: &http.Client{Transport: cmp.Or[http.RoundTripper](cfg.Transport, transport)},
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "orders_catalog_request_duration_seconds",
 			Help:    "Time of each attempt to call the catalog's reservation API, by operation.",

@@ -7,11 +7,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"bazaar/platform/lambda"
 	"bazaar/platform/log"
 	"bazaar/platform/web"
 )
@@ -30,6 +32,11 @@ type Service interface {
 // The images have no shell, curl or openssl, so the binary also carries two
 // small tools: "<binary> healthcheck" probes the local /readyz, and
 // "<binary> tls-init DIR" makes nginx's self-signed certificate (TLSInit).
+//
+// Started by AWS Lambda (the binary is the function's bootstrap), it
+// reads its secrets from Secrets Manager, starts the service without
+// listening, and answers invocations (package lambda) until the execution
+// environment ends.
 func Main(name string, newService func(logger *slog.Logger) (Service, error)) {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
@@ -68,6 +75,16 @@ func Main(name string, newService func(logger *slog.Logger) (Service, error)) {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	onLambda := lambda.OnLambda()
+	if onLambda {
+		if err := lambda.LoadSecrets(ctx); err != nil {
+			logger.Error("reading secrets", "err", err)
+			exit(2)
+		}
+		// Other services' lambda:// URLs (USERS_JWKS_URL) are direct
+		// invocations for every client built on the default transport.
+		http.DefaultTransport.(*http.Transport).RegisterProtocol(lambda.InvokeScheme, lambda.NewInvoker())
+	}
 	svc, err := newService(logger)
 	if err != nil {
 		logger.Error("invalid configuration", "err", err)
@@ -77,6 +94,14 @@ func Main(name string, newService func(logger *slog.Logger) (Service, error)) {
 		logger.Error("start failed", "err", err)
 		_ = svc.Close()
 		exit(1)
+	}
+	if onLambda {
+		l, ok := svc.(lambda.Service)
+		if !ok {
+			logger.Error("this service does not run on AWS Lambda")
+			exit(2)
+		}
+		go lambda.Serve(l.Lambda(), name, logger, out)
 	}
 	<-ctx.Done()
 	stop()

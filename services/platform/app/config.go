@@ -17,6 +17,10 @@ type Base struct {
 	Web             web.Config // Web.InternalToken from INTERNAL_TOKEN(_FILE)
 	DB              pg.Config
 	ShutdownTimeout time.Duration
+	// Lambda is set when the process is an AWS Lambda function: requests
+	// arrive as invocations and nothing listens, and the jobs that run on
+	// timers in the containers wait for their schedules (package lambda).
+	Lambda bool
 }
 
 // Production reports whether the service runs with APP_ENV=production, where
@@ -49,7 +53,9 @@ func LoadBase(e *config.Env, service string) Base {
 			ConnectTimeout: e.Duration("DB_CONNECT_TIMEOUT", pg.DefaultConnectTimeout),
 		},
 		ShutdownTimeout: e.Duration("SHUTDOWN_TIMEOUT", 15*time.Second),
+		Lambda:          e.String("AWS_LAMBDA_RUNTIME_API", "") != "",
 	}
+	b.Web.NoListen = b.Lambda
 	e.Check(b.Env == "development" || b.Env == "production", "APP_ENV must be development or production")
 	e.Check(b.DB.MaxConns >= 1 && b.DB.MaxConns <= 100, "DB_MAX_CONNS must be from 1 to 100")
 	e.Check(b.DB.MinConns >= 1 && b.DB.MinConns <= b.DB.MaxConns, "DB_MIN_CONNS must be from 1 to DB_MAX_CONNS")

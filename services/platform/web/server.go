@@ -38,6 +38,9 @@ type Config struct {
 	// starts, with /readyz failing, so the edge stops sending new requests
 	// before connections close.
 	DrainDelay time.Duration
+	// NoListen leaves both servers without sockets: on AWS Lambda the
+	// handlers answer invocations (package lambda), and Open only logs.
+	NoListen bool
 }
 
 // Check reports whether one dependency is usable.
@@ -100,6 +103,10 @@ func newEcho() *echo.Echo {
 // Open starts listening on both addresses and serves in the background.
 // Addresses with port 0 pick a free port; see Addr and InternalAddr.
 func (s *Server) Open() error {
+	if s.cfg.NoListen {
+		s.logger.Info("serving invocations; not listening")
+		return nil
+	}
 	internal, err := localAddr(s.cfg.InternalAddr, 10*time.Second)
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"bazaar/platform/app"
 	"bazaar/platform/auth"
 	"bazaar/platform/config"
+	"bazaar/platform/lambda"
 	"bazaar/platform/pg"
 	"bazaar/platform/web"
 )
@@ -101,6 +102,12 @@ func (m *Main) Run(ctx context.Context) error {
 	h.Register(m.server.API)
 	cataloghttp.NewInternal(cache.NewReservationService(postgres.NewReservationService(m.pool), c), m.server.Registry).Register(m.server.Internal)
 	return m.server.Open()
+}
+
+// Lambda returns what the catalog's function answers (lambda.Service): the
+// public API, and the reservation API for the orders function.
+func (m *Main) Lambda() lambda.Handlers {
+	return lambda.Handlers{API: m.server.API, Internal: m.server.Internal}
 }
 
 // Close drains HTTP traffic, then closes Redis and the pool.

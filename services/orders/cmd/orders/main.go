@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"bazaar/platform/app"
 	"bazaar/platform/auth"
 	"bazaar/platform/config"
+	"bazaar/platform/lambda"
 	"bazaar/platform/pg"
 	"bazaar/platform/web"
 )
@@ -68,8 +70,8 @@ func LoadConfig(e *config.Env) (Config, error) {
 			ReservedUnits: e.Int("ORDERS_MAX_RESERVED_UNITS_PER_USER", orders.DefaultMaxReservedUnits),
 		},
 	}
-	e.Check(httpURL(cfg.JWKSURL), "USERS_JWKS_URL must be an http(s) URL")
-	e.Check(httpURL(cfg.CatalogURL), "CATALOG_INTERNAL_URL must be an http(s) URL")
+	e.Check(httpURL(cfg.JWKSURL) || cfg.Lambda && lambda.IsInvokeURL(cfg.JWKSURL), "USERS_JWKS_URL must be an http(s) URL (or lambda:// on AWS Lambda)")
+	e.Check(httpURL(cfg.CatalogURL) || cfg.Lambda && lambda.IsInvokeURL(cfg.CatalogURL), "CATALOG_INTERNAL_URL must be an http(s) URL (or lambda:// on AWS Lambda)")
 	e.Check(cfg.CatalogTimeout >= 10*time.Millisecond && cfg.CatalogTimeout <= time.Minute, "CATALOG_TIMEOUT must be from 10ms to 1m")
 	e.Check(cfg.CatalogRetries >= 0 && cfg.CatalogRetries <= 10, "CATALOG_RETRIES must be from 0 to 10")
 	e.Check(cfg.ReconcileInterval >= 10*time.Millisecond && cfg.ReconcileInterval <= 10*time.Minute, "RECONCILE_INTERVAL must be from 10ms to 10m")
@@ -98,6 +100,8 @@ type Main struct {
 	server    *web.Server
 	stop      context.CancelFunc
 	reconcile sync.WaitGroup
+	// reconciler runs a round per scheduled invocation on Lambda.
+	reconciler *orders.Reconciler
 	// clock is the reconciler's clock; nil means time.Now.
 	clock func() time.Time
 }
@@ -120,12 +124,17 @@ func (m *Main) Run(ctx context.Context) error {
 	reg := m.server.Registry
 	reg.MustRegister(pg.NewPoolCollector(m.pool))
 	store := postgres.NewStore(m.pool)
+	var transport http.RoundTripper
+	if lambda.IsInvokeURL(m.Config.CatalogURL) {
+		transport = lambda.NewInvoker() // the catalog function, invoked directly
+	}
 	catalog := catalogclient.New(catalogclient.Config{
-		BaseURL: m.Config.CatalogURL,
-		Token:   m.Config.Web.InternalToken,
-		Timeout: m.Config.CatalogTimeout,
-		Retries: m.Config.CatalogRetries,
-		Backoff: 100 * time.Millisecond,
+		BaseURL:   m.Config.CatalogURL,
+		Token:     m.Config.Web.InternalToken,
+		Timeout:   m.Config.CatalogTimeout,
+		Retries:   m.Config.CatalogRetries,
+		Backoff:   100 * time.Millisecond,
+		Transport: transport,
 	}, reg)
 	counters := metrics.New(reg)
 	// A placement, with its catalog call's retries, ends within lease; so
@@ -153,10 +162,27 @@ func (m *Main) Run(ctx context.Context) error {
 		SweepAfter: 2*orders.MaxReservationAge + lease,
 		Now:        m.clock,
 	}
+	if m.Config.Lambda {
+		m.reconciler = r // a schedule invokes each round
+		return nil
+	}
 	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	m.stop = stop
 	m.reconcile.Go(func() { r.Run(rctx) })
 	return nil
+}
+
+// Lambda returns what the orders function answers (lambda.Service): the
+// API, and the reconciler's round, which the containers run every
+// RECONCILE_INTERVAL.
+func (m *Main) Lambda() lambda.Handlers {
+	return lambda.Handlers{API: m.server.API, Jobs: map[string]lambda.Job{"reconcile": func(ctx context.Context) error {
+		n, err := m.reconciler.RunOnce(ctx)
+		if n > 0 {
+			m.Logger.InfoContext(ctx, "reconciled", "settled", n)
+		}
+		return err
+	}}}
 }
 
 // Close drains HTTP traffic, stops the reconciler, then closes the pool.

@@ -19,6 +19,7 @@ import (
 	"bazaar/platform/app"
 	"bazaar/platform/apperr"
 	"bazaar/platform/config"
+	"bazaar/platform/lambda"
 	"bazaar/platform/pg"
 	"bazaar/platform/web"
 	"bazaar/users"
@@ -181,6 +182,7 @@ type Main struct {
 
 	pool       *pgxpool.Pool
 	server     *web.Server
+	service    *users.Service
 	stopPurge  context.CancelFunc
 	purgeEnded chan struct{}
 }
@@ -241,7 +243,11 @@ func (m *Main) Run(ctx context.Context) error {
 		}, func() float64 { return float64(logins.Tracked()[scope]) }))
 	}
 	usershttp.NewHandler(svc, keys, m.Config.CookieSecure, m.server.Registry).Register(m.server.API)
+	m.service = svc
 
+	if m.Config.Lambda {
+		return m.server.Open() // a schedule invokes the purge (Lambda)
+	}
 	purgeCtx, stop := context.WithCancel(context.Background())
 	m.stopPurge, m.purgeEnded = stop, make(chan struct{})
 	go m.purge(purgeCtx, svc)
@@ -264,6 +270,12 @@ func (m *Main) purge(ctx context.Context, svc *users.Service) {
 			}
 		}
 	}
+}
+
+// Lambda returns what the users function answers (lambda.Service): the
+// API, and the purge that the containers run every purgeInterval.
+func (m *Main) Lambda() lambda.Handlers {
+	return lambda.Handlers{API: m.server.API, Jobs: map[string]lambda.Job{"purge": m.service.PurgeExpiredTokens}}
 }
 
 func (m *Main) logConfig() {
