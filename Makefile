@@ -12,7 +12,7 @@ SERVICE_MODULES := services/platform services/catalog services/users services/or
 # run, for every goal but these, and says so in one line. It exports BAZAAR_IMAGES
 # and each *_IMAGE (over the same names in the environment and .env; a command-line
 # `make up POSTGRES_IMAGE=...` still wins).
-NO_IMAGE_GOALS := help check fmt tidy fuzz fuzz-short seed compose down clean logs ps backup admin-password
+NO_IMAGE_GOALS := help check fmt tidy fuzz fuzz-short seed compose down clean logs ps backup admin-password swarm-down silence unsilence lambda
 ifneq ($(filter-out $(NO_IMAGE_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
 IMAGES_ENV := $(shell BAZAAR_IMAGES='$(BAZAAR_IMAGES)' images/choose.sh)
 ifeq ($(filter BAZAAR_IMAGES=%,$(IMAGES_ENV)),)
@@ -65,8 +65,15 @@ restore: compose ## Restore a backup set, REPLACING the data (BACKUP=<set>, defa
 	scripts/restore.sh $(BACKUP)
 
 .PHONY: deploy
-deploy: compose ## Replace services without downtime (SERVICE=catalog; default all three)
-	scripts/deploy.sh $(SERVICE)
+deploy: compose ## Replace services without downtime (SERVICE=catalog; default all three), their alerts silenced meanwhile
+	scripts/silence.sh during -c "make deploy $(SERVICE)" 'job=~"catalog|users|orders"' -- scripts/deploy.sh $(SERVICE)
+
+.PHONY: silence unsilence
+silence: compose ## Silence alerts for DURATION (default 1h): all, or MATCH='job="redis"'; COMMENT says why
+	scripts/silence.sh add -d '$(or $(DURATION),1h)' -c '$(or $(COMMENT),make silence)' $(if $(MATCH),'$(MATCH)')
+
+unsilence: compose ## End the silences that make silence made
+	scripts/silence.sh expire
 
 # The password goes to the users binary on standard input only: never an
 # argument, never echoed.
@@ -81,8 +88,15 @@ admin-password: compose ## Change the admin password in the running stack (asks 
 	fi; \
 	printf '%s\n' "$$password" | docker compose exec -T users /service admin-password
 
+.PHONY: swarm-up swarm-down
+swarm-up: images compose ## The stack on Docker Swarm on the ports of make up (a single-node swarm when none); waits until healthy
+	@scripts/swarm-up.sh
+
+swarm-down: ## Remove the Swarm stack; volumes kept (SWARM_VOLUMES=delete removes them)
+	@scripts/swarm-down.sh
+
 .PHONY: test
-test: check obs unit fuzz-short e2e ## Everything CI runs: checks, unit and store tests, end-to-end tests
+test: check obs smoke unit fuzz-short e2e ## Everything CI runs: checks, image smoke tests, unit and store tests, end-to-end tests
 
 .PHONY: check
 check: compose ## gofmt, go vet, each module built on its own (GOWORK=off), both compose configurations rendered
@@ -104,6 +118,10 @@ obs: images ## Prometheus config and alert rules (promtool checks and unit tests
 	@observability/check.sh
 	@echo "==> dashboard and rule lints"; cd e2e && go test -short -count=1 -run 'Lint' ./...
 
+.PHONY: smoke
+smoke: images ## Start each infrastructure image once and check its contract and pinned release
+	@images/smoke-test.sh
+
 .PHONY: unit
 unit: images ## Unit and store tests of every service module (real PostgreSQL and Redis)
 	@for m in $(SERVICE_MODULES); do echo "==> go test $$m"; (cd $$m && go test -count=1 -timeout 15m ./...); done
@@ -118,7 +136,16 @@ fuzz-short: ## The fuzz targets for 3 s each (part of make test)
 .PHONY: e2e
 e2e: images compose ## End-to-end tests: the whole stack through nginx, via Testcontainers
 	@echo "==> go test e2e (builds and starts the whole stack)"
-	cd e2e && go test -count=1 -timeout 40m -v ./... 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT)'
+	@# -p 1: one package's stacks at a time (the root package's, then Swarm's).
+	cd e2e && go test -p 1 -count=1 -timeout 40m -v ./... 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT)'
+
+.PHONY: lambda lambda-test
+lambda: ## Build the services as AWS Lambda functions: build/lambda/{catalog,users,orders}.zip
+	scripts/lambda.sh
+
+lambda-test: images ## The shop on AWS Lambda under the Runtime Interface Emulator, and the SAM template's consistency (part of make e2e)
+	@echo "==> go test e2e/lambda (builds the functions, starts PostgreSQL and Redis)"
+	cd e2e && go test -count=1 -timeout 15m -v ./lambda/ 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT)'
 
 .PHONY: bench
 bench: images compose ## Benchmarks through nginx on a stack of their own: prints a table, writes PNG plots
