@@ -55,13 +55,20 @@ type Config struct {
 	Limits orders.Limits
 }
 
+// defaultCatalogTimeout bounds one attempt to call the catalog. It waits out
+// a catalog whose queue a burst has filled (100 requests right after a
+// restart on 2 cores: several seconds), where shorter attempts would give
+// up and queue again; connecting has its own second (catalogclient), so a
+// catalog that is gone costs no more than that.
+const defaultCatalogTimeout = 5 * time.Second
+
 // LoadConfig reads the configuration from the environment.
 func LoadConfig(e *config.Env) (Config, error) {
 	cfg := Config{
 		Base:              app.LoadBase(e, "orders"),
 		JWKSURL:           e.String("USERS_JWKS_URL", "http://users:8080/api/users/.well-known/jwks.json"),
 		CatalogURL:        e.String("CATALOG_INTERNAL_URL", "http://catalog:8081"),
-		CatalogTimeout:    e.Duration("CATALOG_TIMEOUT", 2*time.Second),
+		CatalogTimeout:    e.Duration("CATALOG_TIMEOUT", defaultCatalogTimeout),
 		CatalogRetries:    e.Int("CATALOG_RETRIES", 2),
 		ReconcileInterval: e.Duration("RECONCILE_INTERVAL", 5*time.Second),
 		IdempotencyTTL:    e.Duration("IDEMPOTENCY_TTL", orders.DefaultKeyTTL),

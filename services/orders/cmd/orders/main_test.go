@@ -894,7 +894,7 @@ func TestLoadConfig(t *testing.T) {
 	want := Config{
 		JWKSURL:           "http://users:8080/api/users/.well-known/jwks.json",
 		CatalogURL:        "http://catalog:8081",
-		CatalogTimeout:    2 * time.Second,
+		CatalogTimeout:    5 * time.Second,
 		CatalogRetries:    2,
 		ReconcileInterval: 5 * time.Second,
 		IdempotencyTTL:    24 * time.Hour,
