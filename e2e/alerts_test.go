@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"bazaar/e2e/internal/short"
 )
 
 // The alert test's timings, written over the project's in its copies of
@@ -51,7 +53,7 @@ const (
 // end the silence; once catalog is back its resolution must arrive within
 // the intervals it waits through and group_interval.
 func TestAlerts(t *testing.T) {
-	skipWhenShort(t)
+	short.Skip(t, "a compose stack")
 	ctx := context.Background()
 	if deadline, ok := t.Deadline(); ok {
 		var cancel context.CancelFunc

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"bazaar/e2e/internal/short"
 )
 
 // TestBackupRestore makes data through nginx, backs it up with
@@ -372,7 +374,7 @@ func (o *ops) checkRestoreSessions(t *testing.T, start time.Time) {
 // on its start. The stack is stopped when the test ends.
 func startOwnStack(t *testing.T, project string) (context.Context, *Stack, *ops, limits) {
 	t.Helper()
-	skipWhenShort(t)
+	short.Skip(t, "a compose stack")
 	ctx := context.Background()
 	if deadline, ok := t.Deadline(); ok {
 		// A tenth of what is left is kept for tearing the stack down.

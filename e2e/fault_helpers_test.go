@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"bazaar/e2e/internal/load"
+	"bazaar/e2e/internal/short"
 )
 
 // faultStack is a compose project of the fault tests' own, which they break
@@ -58,7 +59,7 @@ const toxiproxyCompose = "e2e/toxiproxy/compose.yml"
 // which no rolling restart can survive.
 func startFaultStack(ctx context.Context, t *testing.T) *faultStack {
 	t.Helper()
-	skipWhenShort(t)
+	short.Skip(t, "a compose stack")
 	t.Setenv("JWT_PRIVATE_KEY", newSigningKeyPEM(t))
 	// Faults are under test here, not the per-client limits (every shopper
 	// registers from this one address), and the checks read every order

@@ -17,6 +17,8 @@ import (
 
 	"github.com/testcontainers/testcontainers-go/modules/compose"
 	"go.yaml.in/yaml/v3"
+
+	"bazaar/e2e/internal/short"
 )
 
 // Stack is a running compose project and where to reach it from the host.
@@ -323,24 +325,10 @@ func interpolate(s string, env map[string]string) string {
 	})
 }
 
-// skipWhenShort skips a test that needs a compose stack under -short, which
-// runs only the offline tests; in CI (CI=true) such a skip would hide the
-// test, so it fails instead.
-func skipWhenShort(tb testing.TB) {
-	tb.Helper()
-	if !testing.Short() {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		tb.Fatal("needs a compose stack, but runs with -short in CI; run the end-to-end tests without -short")
-	}
-	tb.Skip("needs a compose stack; -short runs only the offline tests")
-}
-
 // mustStack returns the shared stack.
 func mustStack(tb testing.TB) *Stack {
 	tb.Helper()
-	skipWhenShort(tb)
+	short.Skip(tb, "a compose stack")
 	if stack == nil {
 		tb.Fatal("the stack is not running")
 	}

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"bazaar/e2e/internal/short"
 )
 
 var functions = []string{"users", "catalog", "orders"}
@@ -29,9 +31,7 @@ var functions = []string{"users", "catalog", "orders"}
 // then the scheduled jobs, the logs and metrics the functions wrote, and
 // the cold and warm timings.
 func TestShopOnLambda(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the functions and starts PostgreSQL and Redis")
-	}
+	short.Skip(t, "the functions built, PostgreSQL and Redis")
 	dir := t.TempDir()
 	sizes := buildZips(t, filepath.Join(dir, "zips"))
 	rie := buildRIE(t, dir)

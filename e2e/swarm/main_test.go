@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"bazaar/e2e/internal/short"
 )
 
 // deployment is the stack under test and how to reach it.
@@ -225,7 +227,8 @@ func (d *deployment) remove() {
 func mustStack(tb testing.TB) *deployment {
 	tb.Helper()
 	if stack == nil {
-		tb.Skip("no stack (-short)")
+		short.Skip(tb, "a Swarm stack")
+		tb.Fatal("no Swarm stack")
 	}
 	return stack
 }
