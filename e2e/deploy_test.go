@@ -84,7 +84,7 @@ func TestZeroDowntimeDeploy(t *testing.T) {
 				// What a careful client sends: a retry can then never order twice.
 				headers = append(headers, "Idempotency-Key", fmt.Sprintf("%s-%d", phase, i))
 			}
-			out, body := call(ctx, client.Client, s.BaseURL, r.method, r.path, r.token, r.body, headers...)
+			out, body := load.Call(ctx, client.Client, s.BaseURL, r.method, r.path, r.token, r.body, headers...)
 			if out = expect(out, r.want); out.Err != nil && len(body) > 0 {
 				out.Err = fmt.Errorf("%w; answer: %.300s", out.Err, body)
 			}

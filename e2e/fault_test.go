@@ -79,7 +79,7 @@ func place(c *http.Client, base string, shoppers []*Client, p shopProduct, book 
 	body := map[string]any{"items": []map[string]any{{"product_id": p.ID, "quantity": 1}}}
 	return func(ctx context.Context, i int) (load.Outcome, []byte) {
 		s := i % len(shoppers)
-		out, data := call(ctx, c, base, "POST", "/api/orders", shoppers[s].Token, body, "Idempotency-Key", "fault-"+uniqueWord())
+		out, data := load.Call(ctx, c, base, "POST", "/api/orders", shoppers[s].Token, body, "Idempotency-Key", "fault-"+uniqueWord())
 		if out.Status == http.StatusCreated {
 			book.add(s, data)
 		}
@@ -152,23 +152,23 @@ func testColdBurst(ctx context.Context, t *testing.T, f *faultStack, latency tim
 		case "login":
 			body := map[string]string{"email": emails[k], "password": shopperPassword}
 			requests[i] = func(ctx context.Context, c *http.Client) (load.Outcome, []byte) {
-				return call(ctx, c, f.BaseURL, "POST", "/api/users/login", "", body)
+				return load.Call(ctx, c, f.BaseURL, "POST", "/api/users/login", "", body)
 			}
 		case "product":
 			path := "/api/catalog/products/" + products[k].ID
 			requests[i] = func(ctx context.Context, c *http.Client) (load.Outcome, []byte) {
-				return call(ctx, c, f.BaseURL, "GET", path, "", nil)
+				return load.Call(ctx, c, f.BaseURL, "GET", path, "", nil)
 			}
 		case "search":
 			path := "/api/catalog/products?q=" + uniqueWord()
 			requests[i] = func(ctx context.Context, c *http.Client) (load.Outcome, []byte) {
-				return call(ctx, c, f.BaseURL, "GET", path, "", nil)
+				return load.Call(ctx, c, f.BaseURL, "GET", path, "", nil)
 			}
 		case "order":
 			body := map[string]any{"items": []map[string]any{{"product_id": products[each+k].ID, "quantity": 1}}}
 			token, key := shoppers[k].Token, "burst-"+uniqueWord()
 			requests[i] = func(ctx context.Context, c *http.Client) (load.Outcome, []byte) {
-				return call(ctx, c, f.BaseURL, "POST", "/api/orders", token, body, "Idempotency-Key", key)
+				return load.Call(ctx, c, f.BaseURL, "POST", "/api/orders", token, body, "Idempotency-Key", key)
 			}
 		}
 	}
@@ -203,9 +203,9 @@ func testPostgresKilled(ctx context.Context, t *testing.T, f *faultStack) {
 		case "order":
 			out, _ = order(ctx, i/2)
 		case "search": // a word never searched before misses the cache: PostgreSQL answers
-			out, _ = call(ctx, c, f.BaseURL, "GET", "/api/catalog/products?q="+uniqueWord(), "", nil)
+			out, _ = load.Call(ctx, c, f.BaseURL, "GET", "/api/catalog/products?q="+uniqueWord(), "", nil)
 		case "me":
-			out, _ = call(ctx, c, f.BaseURL, "GET", "/api/users/me", shoppers[i%len(shoppers)].Token, nil)
+			out, _ = load.Call(ctx, c, f.BaseURL, "GET", "/api/users/me", shoppers[i%len(shoppers)].Token, nil)
 		}
 		return expect(out, http.StatusOK, http.StatusCreated, http.StatusServiceUnavailable)
 	})
@@ -326,7 +326,7 @@ func testRedisStopped(ctx context.Context, t *testing.T, f *faultStack) {
 			"list":       "/api/catalog/products?category=fault-tests",
 			"categories": "/api/catalog/categories",
 		}[kind(i)]
-		out, _ := call(ctx, c, f.BaseURL, "GET", path, "", nil)
+		out, _ := load.Call(ctx, c, f.BaseURL, "GET", path, "", nil)
 		return expect(out, http.StatusOK)
 	})
 	redis := f.container(t, "redis")
@@ -384,7 +384,7 @@ func testCatalogReplicaKilled(ctx context.Context, t *testing.T, f *faultStack) 
 		if kind(i) == "list" {
 			path = "/api/catalog/products?category=fault-tests"
 		}
-		out, _ := call(ctx, c, f.BaseURL, "GET", path, "", nil)
+		out, _ := load.Call(ctx, c, f.BaseURL, "GET", path, "", nil)
 		return expect(out, http.StatusOK)
 	})
 	time.Sleep(5 * time.Second)
@@ -425,7 +425,7 @@ func testNginxReloads(ctx context.Context, t *testing.T, f *faultStack) {
 	since := time.Now()
 	c := load.NewClient(32, 10*time.Second)
 	traffic := load.Start(ctx, load.Options{Workers: 24, Duration: 5 * time.Minute}, func(ctx context.Context, i int) load.Outcome {
-		out, body := call(ctx, c, f.BaseURL, "GET", "/api/catalog/products?category=fault-tests&limit=50", "", nil)
+		out, body := load.Call(ctx, c, f.BaseURL, "GET", "/api/catalog/products?category=fault-tests&limit=50", "", nil)
 		if out.Err == nil && !json.Valid(body) {
 			out.Err = fmt.Errorf("%w: %d bytes that are not JSON", errUnexpected, len(body))
 		}
@@ -479,13 +479,13 @@ func testRollingRestart(ctx context.Context, t *testing.T, f *faultStack) {
 		var out load.Outcome
 		switch kind(i) {
 		case "product":
-			out, _ = call(ctx, c, f.BaseURL, "GET", "/api/catalog/products/"+p.ID, "", nil)
+			out, _ = load.Call(ctx, c, f.BaseURL, "GET", "/api/catalog/products/"+p.ID, "", nil)
 		case "list":
-			out, _ = call(ctx, c, f.BaseURL, "GET", "/api/catalog/products?category=fault-tests", "", nil)
+			out, _ = load.Call(ctx, c, f.BaseURL, "GET", "/api/catalog/products?category=fault-tests", "", nil)
 		case "me":
-			out, _ = call(ctx, c, f.BaseURL, "GET", "/api/users/me", shoppers[s].Token, nil)
+			out, _ = load.Call(ctx, c, f.BaseURL, "GET", "/api/users/me", shoppers[s].Token, nil)
 		case "order get":
-			out, _ = call(ctx, c, f.BaseURL, "GET", "/api/orders/"+existing[s], shoppers[s].Token, nil)
+			out, _ = load.Call(ctx, c, f.BaseURL, "GET", "/api/orders/"+existing[s], shoppers[s].Token, nil)
 		case "order post":
 			var problem []byte
 			if out, problem = order(ctx, i/5); out.Status >= 500 {

@@ -1,12 +1,10 @@
 package swarm
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"os/exec"
@@ -71,7 +69,7 @@ func (l *loadRun) start(ctx context.Context, phase string, rate float64, d time.
 		if r.method == "POST" && r.path == "/api/orders" {
 			headers = append(headers, "Idempotency-Key", fmt.Sprintf("%s-%s-%d", stack.Name, phase, i))
 		}
-		out, body := call(ctx, l.client.Client, base, r.method, r.path, r.token, r.body, headers...)
+		out, body := load.Call(ctx, l.client.Client, base, r.method, r.path, r.token, r.body, headers...)
 		if out.Err == nil && !slices.Contains(r.want, out.Status) {
 			out.Err = fmt.Errorf("%w: status %d: %.300s", errUnexpected, out.Status, body)
 		}
@@ -106,43 +104,6 @@ func mustStackNoT() *deployment {
 }
 
 var errUnexpected = errors.New("unexpected answer")
-
-// call sends one request and reads the whole answer. An error status
-// without a problem+json body counts as an unexpected answer.
-func call(ctx context.Context, c *http.Client, base, method, path, token string, body any, headers ...string) (load.Outcome, []byte) {
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return load.Outcome{Err: err}, nil
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, r)
-	if err != nil {
-		return load.Outcome{Err: err}, nil
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return load.Outcome{Err: err}, nil
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	out := load.Outcome{Status: resp.StatusCode, Err: err}
-	if err == nil && resp.StatusCode >= 400 && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
-		out.Err = fmt.Errorf("status %d without problem+json: %.200s", resp.StatusCode, data)
-	}
-	return out, data
-}
 
 // report logs a run's summary by kind of request, and its first failures.
 func report(t *testing.T, name string, rs load.Results, kind func(i int) string) {
