@@ -79,6 +79,10 @@ ensure BACKUP_DIR "$backup_dir"
 ensure BACKUP_KEEP "${BACKUP_KEEP:-14}"
 ensure BACKUP_MAX_AGE_DAYS "${BACKUP_MAX_AGE_DAYS:-30}"
 ensure BACKUP_S3_URI "${BACKUP_S3_URI:-}"
+# Alert delivery; the mail password went into smtp_password above.
+for name in ALERT_WEBHOOK_URL ALERT_EMAIL_TO SMTP_SMARTHOST SMTP_FROM SMTP_USERNAME; do
+	ensure "$name" "${!name:-}"
+done
 "$app_dir/deploy/check-env.sh" "$env_file"
 
 install -d -m 700 -o "$user" -g "$user" "$backup_dir"
