@@ -34,6 +34,16 @@ const (
 //
 // It also purges expired idempotency keys.
 type Reconciler struct {
+	cfg ReconcilerConfig
+}
+
+// NewReconciler returns a Reconciler over cfg's dependencies.
+func NewReconciler(cfg ReconcilerConfig) *Reconciler {
+	return &Reconciler{cfg: cfg}
+}
+
+// ReconcilerConfig holds what a Reconciler depends on and its timings.
+type ReconcilerConfig struct {
 	Store   Store
 	Catalog Catalog
 	Metrics Metrics
@@ -60,7 +70,7 @@ const maxSweepPages = 10
 
 // Run settles a round every Interval until ctx ends.
 func (r *Reconciler) Run(ctx context.Context) {
-	t := time.NewTicker(r.Interval)
+	t := time.NewTicker(r.cfg.Interval)
 	defer t.Stop()
 	for {
 		select {
@@ -68,7 +78,7 @@ func (r *Reconciler) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			if _, err := r.RunOnce(ctx); err != nil && ctx.Err() == nil {
-				r.Logger.WarnContext(ctx, "reconcile round failed", "err", err)
+				r.cfg.Logger.WarnContext(ctx, "reconcile round failed", "err", err)
 			}
 		}
 	}
@@ -76,12 +86,12 @@ func (r *Reconciler) Run(ctx context.Context) {
 
 // RunOnce runs one round and returns how many orders it settled.
 func (r *Reconciler) RunOnce(ctx context.Context) (int, error) {
-	purged, err := r.Store.PurgeKeys(ctx, r.Batch*10)
+	purged, err := r.cfg.Store.PurgeKeys(ctx, r.cfg.Batch*10)
 	if err != nil {
 		return 0, fmt.Errorf("reconcile: %w", err)
 	}
 	if purged > 0 {
-		r.Logger.DebugContext(ctx, "purged expired idempotency keys", "count", purged)
+		r.cfg.Logger.DebugContext(ctx, "purged expired idempotency keys", "count", purged)
 	}
 	cancelled, cerr := r.finishCancels(ctx)
 	released, serr := r.sweep(ctx)
@@ -90,7 +100,7 @@ func (r *Reconciler) RunOnce(ctx context.Context) (int, error) {
 
 // finishCancels completes the cancellations whose requests did not.
 func (r *Reconciler) finishCancels(ctx context.Context) (int, error) {
-	ids, err := r.Store.ClaimCancelling(ctx, r.Batch, r.Lease)
+	ids, err := r.cfg.Store.ClaimCancelling(ctx, r.cfg.Batch, r.cfg.Lease)
 	if err != nil {
 		return 0, fmt.Errorf("reconcile: %w", err)
 	}
@@ -111,17 +121,17 @@ func (r *Reconciler) finishCancels(ctx context.Context) (int, error) {
 
 // finishCancel completes a cancellation whose request did not.
 func (r *Reconciler) finishCancel(ctx context.Context, id string) error {
-	if err := r.Catalog.Release(ctx, id); err != nil {
+	if err := r.cfg.Catalog.Release(ctx, id); err != nil {
 		return fmt.Errorf("order %s: %w", id, err)
 	}
-	_, finished, err := r.Store.FinishCancel(ctx, id)
+	_, finished, err := r.cfg.Store.FinishCancel(ctx, id)
 	if err != nil {
 		return fmt.Errorf("order %s: %w", id, err)
 	}
 	if finished {
-		r.Metrics.Cancelled()
-		r.Metrics.Settled(SettledCancelled)
-		r.Logger.InfoContext(ctx, "interrupted cancellation finished", "order_id", id)
+		r.cfg.Metrics.Cancelled()
+		r.cfg.Metrics.Settled(SettledCancelled)
+		r.cfg.Logger.InfoContext(ctx, "interrupted cancellation finished", "order_id", id)
 	}
 	return nil
 }
@@ -131,21 +141,21 @@ func (r *Reconciler) finishCancel(ctx context.Context, id string) error {
 // position on, page by page.
 func (r *Reconciler) sweep(ctx context.Context) (int, error) {
 	now := time.Now
-	if r.Now != nil {
-		now = r.Now
+	if r.cfg.Now != nil {
+		now = r.cfg.Now
 	}
-	until := firstIDAt(now().Add(-r.SweepAfter))
-	from, err := r.Store.SweptThrough(ctx)
+	until := firstIDAt(now().Add(-r.cfg.SweepAfter))
+	from, err := r.cfg.Store.SweptThrough(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("sweep: %w", err)
 	}
-	r.Metrics.SweptUntil(ident.UUIDTime(from))
+	r.cfg.Metrics.SweptUntil(ident.UUIDTime(from))
 	released := 0
 	for range maxSweepPages {
 		if from >= until {
 			return released, nil
 		}
-		ids, err := r.Catalog.ReservedOrderIDs(ctx, from, until, r.Batch)
+		ids, err := r.cfg.Catalog.ReservedOrderIDs(ctx, from, until, r.cfg.Batch)
 		if err != nil {
 			return released, fmt.Errorf("sweep: %w", err)
 		}
@@ -155,10 +165,10 @@ func (r *Reconciler) sweep(ctx context.Context) (int, error) {
 			return released, fmt.Errorf("sweep: %w", err)
 		}
 		to := until
-		if len(ids) == r.Batch {
+		if len(ids) == r.cfg.Batch {
 			to = ids[len(ids)-1] // a full page: more may follow
 		}
-		moved, err := r.Store.AdvanceSweep(ctx, from, to)
+		moved, err := r.cfg.Store.AdvanceSweep(ctx, from, to)
 		if err != nil {
 			return released, fmt.Errorf("sweep: %w", err)
 		}
@@ -166,7 +176,7 @@ func (r *Reconciler) sweep(ctx context.Context) (int, error) {
 			return released, nil // another replica swept meanwhile
 		}
 		from = to
-		r.Metrics.SweptUntil(ident.UUIDTime(from))
+		r.cfg.Metrics.SweptUntil(ident.UUIDTime(from))
 	}
 	return released, nil
 }
@@ -177,7 +187,7 @@ func (r *Reconciler) releaseUnrecorded(ctx context.Context, ids []string) (int, 
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	existing, err := r.Store.Existing(ctx, ids)
+	existing, err := r.cfg.Store.Existing(ctx, ids)
 	if err != nil {
 		return 0, err
 	}
@@ -191,12 +201,12 @@ func (r *Reconciler) releaseUnrecorded(ctx context.Context, ids []string) (int, 
 			continue
 		}
 		octx := log.WithRequestID(ctx, "reconcile-"+id)
-		if err := r.Catalog.Release(octx, id); err != nil {
+		if err := r.cfg.Catalog.Release(octx, id); err != nil {
 			return released, fmt.Errorf("order %s: %w", id, err)
 		}
 		released++
-		r.Metrics.Settled(SettledReleased)
-		r.Logger.InfoContext(octx, "released the stock of an order that was never recorded", "order_id", id)
+		r.cfg.Metrics.Settled(SettledReleased)
+		r.cfg.Logger.InfoContext(octx, "released the stock of an order that was never recorded", "order_id", id)
 	}
 	return released, nil
 }

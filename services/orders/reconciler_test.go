@@ -107,12 +107,13 @@ func idAt(t time.Time, n byte) string {
 	return string(b) + string([]byte{hex[n>>4], hex[n&15]})
 }
 
-func newSweep(now time.Time, store *sweepStore, catalog *sweepCatalog) (*orders.Reconciler, *countSettled) {
+// newSweep returns a Reconciler whose clock reads *now.
+func newSweep(now *time.Time, store *sweepStore, catalog *sweepCatalog) (*orders.Reconciler, *countSettled) {
 	m := &countSettled{settled: map[string]int{}}
-	return &orders.Reconciler{
+	return orders.NewReconciler(orders.ReconcilerConfig{
 		Store: store, Catalog: catalog, Metrics: m, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Batch: 2, SweepAfter: time.Minute, Now: func() time.Time { return now },
-	}, m
+		Batch: 2, SweepAfter: time.Minute, Now: func() time.Time { return *now },
+	}), m
 }
 
 func TestSweepReleasesOnlyOldUnrecordedReservations(t *testing.T) {
@@ -124,7 +125,8 @@ func TestSweepReleasesOnlyOldUnrecordedReservations(t *testing.T) {
 	ids := []string{idAt(old, 1), idAt(old, 2), idAt(old, 3), idAt(old, 4), idAt(old, 5), idAt(young, 6)}
 	store := &sweepStore{through: "00000000-0000-0000-0000-000000000000", recorded: map[string]bool{ids[1]: true, ids[3]: true}}
 	catalog := &sweepCatalog{reserved: slices.Clone(ids)}
-	r, m := newSweep(now, store, catalog)
+	clock := now
+	r, m := newSweep(&clock, store, catalog)
 
 	n, err := r.RunOnce(t.Context())
 	if err != nil {
@@ -145,7 +147,7 @@ func TestSweepReleasesOnlyOldUnrecordedReservations(t *testing.T) {
 
 	// Once the young reservation is old enough, the next round takes it
 	// and asks the catalog only about what it has not seen.
-	r.Now = func() time.Time { return now.Add(time.Minute) }
+	clock = now.Add(time.Minute)
 	lists := catalog.lists
 	if n, err := r.RunOnce(t.Context()); err != nil || n != 1 || catalog.released[len(catalog.released)-1] != ids[5] {
 		t.Errorf("second round released %d (%v): %q", n, err, catalog.released)
@@ -165,7 +167,7 @@ func TestSweepRetriesAndYields(t *testing.T) {
 	start := "00000000-0000-0000-0000-000000000000"
 	store := &sweepStore{through: start, recorded: map[string]bool{}}
 	catalog := &sweepCatalog{reserved: slices.Clone(ids), failRelease: ids[1]}
-	r, _ := newSweep(now, store, catalog)
+	r, _ := newSweep(&now, store, catalog)
 
 	if _, err := r.RunOnce(t.Context()); err == nil {
 		t.Error("a failed release was not reported")

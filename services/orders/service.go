@@ -68,8 +68,8 @@ type Metrics interface {
 	SweptUntil(t time.Time)
 }
 
-// Service places, reads and cancels orders.
-type Service struct {
+// ServiceConfig holds what a Service depends on.
+type ServiceConfig struct {
 	Store   Store
 	Catalog Catalog
 	Metrics Metrics
@@ -80,6 +80,16 @@ type Service struct {
 	CancelLease time.Duration
 	// Limits bound each user's open orders.
 	Limits Limits
+}
+
+// Service places, reads and cancels orders.
+type Service struct {
+	cfg ServiceConfig
+}
+
+// NewService returns a Service over cfg's dependencies.
+func NewService(cfg ServiceConfig) *Service {
+	return &Service{cfg: cfg}
 }
 
 // Place reserves the stock of p at the catalog under an order id, and then
@@ -98,29 +108,29 @@ func (s *Service) Place(ctx context.Context, userID string, p Placement, claim *
 	lines := p.Lines()
 	for _, l := range lines {
 		if !ident.IsUUID(l.ProductID) {
-			s.Metrics.Rejected(ReasonUnknownProduct)
+			s.cfg.Metrics.Rejected(ReasonUnknownProduct)
 			return Order{}, apperr.Errorf(apperr.Unprocessable, "No product has id %s.", quote(l.ProductID))
 		}
 	}
-	if r, ok := rejectionOf(s.Limits.Allow(Totals{}, p.Units())); ok {
-		s.Metrics.Rejected(r.reason)
+	if r, ok := rejectionOf(s.cfg.Limits.Allow(Totals{}, p.Units())); ok {
+		s.cfg.Metrics.Rejected(r.reason)
 		return Order{}, r.err
 	}
 	id := NewID()
 	if claim != nil {
 		id = claim.OrderID
 	}
-	res, err := s.Catalog.Reserve(ctx, id, lines)
+	res, err := s.cfg.Catalog.Reserve(ctx, id, lines)
 	if errors.Is(err, ErrReservationReleased) && claim != nil {
 		// An earlier attempt with the key made the id too long ago (or
 		// its stock was released).
 		if id, err = s.renew(ctx, claim); err != nil {
 			return Order{}, err
 		}
-		res, err = s.Catalog.Reserve(ctx, id, lines)
+		res, err = s.cfg.Catalog.Reserve(ctx, id, lines)
 	}
 	if r, ok := rejectionOf(err); ok {
-		s.Metrics.Rejected(r.reason)
+		s.cfg.Metrics.Rejected(r.reason)
 		return Order{}, r.err
 	}
 	if err != nil {
@@ -139,13 +149,13 @@ func (s *Service) Place(ctx context.Context, userID string, p Placement, claim *
 		// (it would be priced alike): give it back.
 		s.release(ctx, id)
 		if r, ok := rejectionOf(err); ok {
-			s.Metrics.Rejected(r.reason)
+			s.cfg.Metrics.Rejected(r.reason)
 			return Order{}, r.err
 		}
 		return Order{}, unknownOutcome("place: price "+id, claim, err)
 	}
 	o := Order{ID: id, UserID: userID, Status: StatusConfirmed, Items: items, TotalCents: total, Currency: currency}
-	if o.CreatedAt, err = s.Store.Create(ctx, o, claim, s.Limits); err != nil {
+	if o.CreatedAt, err = s.cfg.Store.Create(ctx, o, claim, s.cfg.Limits); err != nil {
 		if errors.Is(err, ErrKeyInFlight) {
 			// Nothing was recorded: another request took the key, and the
 			// order id with it, over; its stock is that request's now.
@@ -157,7 +167,7 @@ func (s *Service) Place(ctx context.Context, userID string, p Placement, claim *
 			// the refusal is final (a retry with the key replays it), so
 			// the stock goes back.
 			s.release(ctx, id)
-			s.Metrics.Rejected(r.reason)
+			s.cfg.Metrics.Rejected(r.reason)
 			return Order{}, r.err
 		}
 		// The order may or may not have been recorded, so its stock must
@@ -165,7 +175,7 @@ func (s *Service) Place(ctx context.Context, userID string, p Placement, claim *
 		// otherwise the Reconciler's sweep releases it if it was not.
 		return Order{}, unknownOutcome("place: record "+id, claim, err)
 	}
-	s.Metrics.Placed(o)
+	s.cfg.Metrics.Placed(o)
 	return o, nil
 }
 
@@ -176,10 +186,10 @@ func (s *Service) Place(ctx context.Context, userID string, p Placement, claim *
 // none can be any more, since the catalog refuses the id.
 func (s *Service) renew(ctx context.Context, claim *KeyClaim) (string, error) {
 	old, id := claim.OrderID, NewID()
-	if err := s.Catalog.Release(ctx, old); err != nil {
+	if err := s.cfg.Catalog.Release(ctx, old); err != nil {
 		return "", unknownOutcome("place: release "+old, claim, err)
 	}
-	if err := s.Store.ReassignKey(ctx, *claim, old, id); err != nil {
+	if err := s.cfg.Store.ReassignKey(ctx, *claim, old, id); err != nil {
 		if errors.Is(err, ErrKeyInFlight) {
 			return "", err
 		}
@@ -193,8 +203,8 @@ func (s *Service) renew(ctx context.Context, claim *KeyClaim) (string, error) {
 // not recorded, and makes sure no reserve still in flight can take more.
 // Should the catalog be unreachable, the Reconciler's sweep releases it.
 func (s *Service) release(ctx context.Context, id string) {
-	if err := s.Catalog.Release(context.WithoutCancel(ctx), id); err != nil {
-		s.Logger.WarnContext(ctx, "releasing the stock of an unrecorded order failed; the reconciler will", "order_id", id, "err", err)
+	if err := s.cfg.Catalog.Release(context.WithoutCancel(ctx), id); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "releasing the stock of an unrecorded order failed; the reconciler will", "order_id", id, "err", err)
 	}
 }
 
@@ -204,7 +214,7 @@ func (s *Service) Order(ctx context.Context, v Viewer, id string) (Order, error)
 	if !ident.IsUUID(id) {
 		return Order{}, notFound
 	}
-	o, err := s.Store.Order(ctx, id)
+	o, err := s.cfg.Store.Order(ctx, id)
 	if apperr.Code(err) == apperr.NotFound {
 		return Order{}, notFound
 	}
@@ -219,7 +229,7 @@ func (s *Service) Order(ctx context.Context, v Viewer, id string) (Order, error)
 
 // Orders returns a page of the user's own visible orders, newest first.
 func (s *Service) Orders(ctx context.Context, userID string, p PageRequest) (Page, error) {
-	return s.Store.Orders(ctx, userID, p)
+	return s.cfg.Store.Orders(ctx, userID, p)
 }
 
 // Cancel cancels a confirmed order that v may see and gives its stock back.
@@ -231,14 +241,14 @@ func (s *Service) Cancel(ctx context.Context, v Viewer, id string) (Order, error
 	if err != nil {
 		return Order{}, err
 	}
-	won, err := s.Store.BeginCancel(ctx, id, s.CancelLease)
+	won, err := s.cfg.Store.BeginCancel(ctx, id, s.cfg.CancelLease)
 	if err != nil {
 		return Order{}, fmt.Errorf("cancel: %w", err)
 	}
 	if !won {
 		if o.Status == StatusConfirmed {
 			// It changed since we read it; say how it stands now.
-			if o, err = s.Store.Order(ctx, id); err != nil {
+			if o, err = s.cfg.Store.Order(ctx, id); err != nil {
 				return Order{}, fmt.Errorf("cancel: %w", err)
 			}
 		}
@@ -247,21 +257,21 @@ func (s *Service) Cancel(ctx context.Context, v Viewer, id string) (Order, error
 		}
 		return Order{}, apperr.Errorf(apperr.Conflict, "Order %s is being cancelled by another request.", id)
 	}
-	if err := s.Catalog.Release(ctx, id); err != nil {
-		if herr := s.Store.HandOff(ctx, id); herr != nil {
-			s.Logger.WarnContext(ctx, "handing a cancellation to the reconciler failed; it takes over after its lease", "order_id", id, "err", herr)
+	if err := s.cfg.Catalog.Release(ctx, id); err != nil {
+		if herr := s.cfg.Store.HandOff(ctx, id); herr != nil {
+			s.cfg.Logger.WarnContext(ctx, "handing a cancellation to the reconciler failed; it takes over after its lease", "order_id", id, "err", herr)
 		}
 		return Order{}, fmt.Errorf("cancel: release %s: %w (%w)", id, &apperr.Error{
 			Code:    apperr.Unavailable,
 			Message: "The order is being cancelled, but the catalog could not take the stock back yet; it will be finished shortly.",
 		}, err)
 	}
-	o, finished, err := s.Store.FinishCancel(ctx, id)
+	o, finished, err := s.cfg.Store.FinishCancel(ctx, id)
 	if err != nil {
 		return Order{}, fmt.Errorf("cancel: %w", err)
 	}
 	if finished {
-		s.Metrics.Cancelled()
+		s.cfg.Metrics.Cancelled()
 	}
 	return o, nil
 }

@@ -121,13 +121,14 @@ type Service struct {
 	dummyHash string
 }
 
-// NewService returns a Service. It computes one password hash for the
-// constant-time login path, which takes a few tens of milliseconds.
-func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
+// NewService returns a Service over cfg's dependencies. It computes one
+// password hash for the constant-time login path, which takes a few tens of
+// milliseconds.
+func NewService(cfg ServiceConfig) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	dummy, err := cfg.Hasher.Hash(ctx, uuid.NewString())
+	dummy, err := cfg.Hasher.Hash(context.Background(), uuid.NewString())
 	if err != nil {
 		return nil, err
 	}

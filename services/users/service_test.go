@@ -84,7 +84,7 @@ const registrationsPerClient = 3
 func newRegistrationService(t *testing.T, store *registrationStore) (*users.Service, *countingHasher) {
 	t.Helper()
 	h := &countingHasher{}
-	svc, err := users.NewService(context.Background(), users.ServiceConfig{
+	svc, err := users.NewService(users.ServiceConfig{
 		Store:                  store,
 		Hasher:                 h,
 		Registrations:          users.NewLimiter(time.Hour, 100),

@@ -21,8 +21,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"bazaar/orders"
 	"bazaar/platform/apperr"
 	"bazaar/platform/log"
@@ -62,16 +60,25 @@ const maxAnswer = 1 << 20
 
 // Client implements orders.Catalog.
 type Client struct {
-	cfg      Config
-	http     *http.Client
-	duration *prometheus.HistogramVec
-	errors   *prometheus.CounterVec
+	cfg     Config
+	http    *http.Client
+	metrics Metrics
 }
 
 var _ orders.Catalog = (*Client)(nil)
 
-// New returns a Client whose metrics are registered on reg.
-func New(cfg Config, reg prometheus.Registerer) *Client {
+// Metrics counts the attempts to call the catalog; bazaar/orders/metrics
+// implements it.
+type Metrics interface {
+	// CatalogAttempt records how long one attempt at operation op took.
+	CatalogAttempt(op string, d time.Duration)
+	// CatalogError counts a failed attempt at op, by kind (timeout,
+	// connection, status_5xx, unexpected).
+	CatalogError(op, kind string)
+}
+
+// New returns a Client counting its calls in m.
+func New(cfg Config, m Metrics) *Client {
 	// http.DefaultTransport keeps two idle connections per host: with more
 	// placements at once, most calls opened a new connection to the catalog
 	// (and left one in TIME_WAIT), which the profile showed as a tenth of
@@ -83,21 +90,11 @@ func New(cfg Config, reg prometheus.Registerer) *Client {
 	// instead of being refused. A connect has dialTimeout in all, shared
 	// among the listed addresses, so the live one is tried in time.
 	transport.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
-	c := &Client{
-		cfg:  cfg,
-		http: &http.Client{Transport: cmp.Or[http.RoundTripper](cfg.Transport, transport)},
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "orders_catalog_request_duration_seconds",
-			Help:    "Time of each attempt to call the catalog's reservation API, by operation.",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-		}, []string{"operation"}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "orders_catalog_request_errors_total",
-			Help: "Failed attempts to call the catalog's reservation API, by operation and kind (timeout, connection, status_5xx, unexpected).",
-		}, []string{"operation", "kind"}),
+	return &Client{
+		cfg:     cfg,
+		http:    &http.Client{Transport: cmp.Or[http.RoundTripper](cfg.Transport, transport)},
+		metrics: m,
 	}
-	reg.MustRegister(c.duration, c.errors)
-	return c
 }
 
 // MaxDuration is the longest one call can take with all its retries.
@@ -262,27 +259,27 @@ func (c *Client) attempt(ctx context.Context, op, method, path string, body []by
 		a.body, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 		resp.Body.Close()
 	}
-	c.duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	c.metrics.CatalogAttempt(op, time.Since(start))
 	switch {
 	case err != nil && ctx.Err() != nil:
-		c.errors.WithLabelValues(op, "timeout").Inc()
+		c.metrics.CatalogError(op, "timeout")
 		return answer{}, fmt.Errorf("%w: %w", errRetryable, err)
 	case err != nil:
-		c.errors.WithLabelValues(op, "connection").Inc()
+		c.metrics.CatalogError(op, "connection")
 		return answer{}, fmt.Errorf("%w: %w", errRetryable, err)
 	case a.status >= 500:
-		c.errors.WithLabelValues(op, "status_5xx").Inc()
+		c.metrics.CatalogError(op, "status_5xx")
 		return answer{}, fmt.Errorf("%w: catalog answered %d", errRetryable, a.status)
 	case a.status == http.StatusNotFound && method == http.MethodPost:
 		// The catalog never answers 404 to a reserve or a release: this
 		// is another server, on a kept-alive connection to an address a
 		// catalog container left behind (Docker hands addresses on at
 		// once). Drop the idle connections and call again.
-		c.errors.WithLabelValues(op, "unexpected").Inc()
+		c.metrics.CatalogError(op, "unexpected")
 		c.http.CloseIdleConnections()
 		return answer{}, fmt.Errorf("%w: a 404 from %s, which is not the catalog's reservation API", errRetryable, c.cfg.BaseURL)
 	case a.status != http.StatusOK && a.status != http.StatusNotFound && a.status != http.StatusConflict && a.status != http.StatusUnprocessableEntity:
-		c.errors.WithLabelValues(op, "unexpected").Inc()
+		c.metrics.CatalogError(op, "unexpected")
 	}
 	return a, nil
 }

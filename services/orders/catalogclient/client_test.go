@@ -17,6 +17,7 @@ import (
 
 	"bazaar/orders"
 	"bazaar/orders/catalogclient"
+	"bazaar/orders/metrics"
 	"bazaar/platform/apperr"
 	"bazaar/platform/log"
 )
@@ -34,7 +35,7 @@ func serve(t *testing.T, answers ...func(w http.ResponseWriter, r *http.Request)
 	}))
 	t.Cleanup(srv.Close)
 	reg := prometheus.NewRegistry()
-	c := catalogclient.New(catalogclient.Config{BaseURL: srv.URL, Timeout: 100 * time.Millisecond, Retries: 2, Backoff: time.Millisecond}, reg)
+	c := catalogclient.New(catalogclient.Config{BaseURL: srv.URL, Timeout: 100 * time.Millisecond, Retries: 2, Backoff: time.Millisecond}, metrics.New(reg, nil))
 	return c, &calls, reg
 }
 

@@ -209,20 +209,14 @@ type orderPage struct {
 }
 
 func (h *Handler) listOrders(c echo.Context) error {
-	p := orders.PageRequest{Limit: orders.DefaultLimit}
 	var v apperr.Validation
-	if s := c.QueryParam("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		v.Check(err == nil && n >= 1 && n <= orders.MaxLimit, "limit", "must be an integer from 1 to 100")
-		p.Limit = n
-	}
-	if s := c.QueryParam("cursor"); s != "" {
-		after, ok := decodeCursor(s)
-		v.Check(ok, "cursor", "is not a cursor returned by this API")
-		p.After = &after
-	}
+	q := web.ParsePage(c, &v, orders.DefaultLimit, orders.MaxLimit, decodeCursor)
 	if err := v.Err(); err != nil {
 		return err
+	}
+	p := orders.PageRequest{Limit: q.Limit}
+	if q.HasCursor {
+		p.After = &q.After
 	}
 	page, err := h.Orders.Orders(c.Request().Context(), viewer(c).UserID, p)
 	if err != nil {

@@ -13,14 +13,18 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"bazaar/orders"
-	"bazaar/orders/internal/pgtest"
+	"bazaar/orders/internal/orderstest"
 	"bazaar/orders/postgres"
 	"bazaar/platform/apperr"
 	"bazaar/platform/ident"
 	"bazaar/platform/pg"
+	"bazaar/platform/pg/pgtest"
 )
 
-var pool *pgxpool.Pool
+var (
+	db   *pgtest.DB
+	pool *pgxpool.Pool
+)
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -28,21 +32,13 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	ctx := context.Background()
-	srv, err := pgtest.Start(ctx)
-	defer srv.Close()
-	if err != nil {
+	var err error
+	if db, err = pgtest.Start(ctx, orderstest.Postgres); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if pool, err = pgxpool.New(ctx, srv.URL); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer pool.Close()
-	if err := pg.Migrate(ctx, pool, postgres.Migrations); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer db.Close()
+	pool = db.Pool
 	// A second run must find nothing to do.
 	if err := pg.Migrate(ctx, pool, postgres.Migrations); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -54,9 +50,7 @@ func run(m *testing.M) int {
 // newStore returns a Store over emptied tables.
 func newStore(t *testing.T) *postgres.Store {
 	t.Helper()
-	if err := pgtest.Truncate(t.Context(), pool); err != nil {
-		t.Fatal(err)
-	}
+	db.Reset(t)
 	return postgres.NewStore(pool)
 }
 

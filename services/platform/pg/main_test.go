@@ -9,15 +9,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/testcontainers/testcontainers-go"
-	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
+
+	"bazaar/platform/pg/pgtest"
 )
 
 // baseURL connects as the superuser to the package's one PostgreSQL
 // container. Each test works in a schema of its own (newSchema).
-var baseURL string
+var (
+	db      *pgtest.DB
+	baseURL string
+)
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -26,26 +28,13 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	image := os.Getenv("POSTGRES_IMAGE")
-	if image == "" {
-		image = "bazaar/postgres:15" // built locally: there is no registry
-	}
-	ctr, err := tcpostgres.Run(ctx, image,
-		tcpostgres.WithDatabase("bazaar"),
-		tcpostgres.WithUsername("postgres"),
-		tcpostgres.WithPassword("postgres"),
-		tcpostgres.BasicWaitStrategies(),
-	)
-	defer func() { _ = testcontainers.TerminateContainer(ctr) }()
-	if err != nil {
-		// A missing Docker fails the tests; it never skips them.
-		log.Printf("start %s: %v", image, err)
+	var err error
+	if db, err = pgtest.Start(ctx, pgtest.Options{}); err != nil {
+		log.Print(err) // a missing Docker fails the tests; it never skips them
 		return 1
 	}
-	if baseURL, err = ctr.ConnectionString(ctx, "sslmode=disable"); err != nil {
-		log.Print(err)
-		return 1
-	}
+	defer db.Close()
+	baseURL = db.URL
 	return m.Run()
 }
 
@@ -55,17 +44,11 @@ var schemas atomic.Int32
 // whose search_path is that schema, as each service's role has in production.
 func newSchema(t *testing.T) string {
 	t.Helper()
-	ctx := context.Background()
-	name := fmt.Sprintf("test_%d", schemas.Add(1))
-	conn, err := pgx.Connect(ctx, baseURL)
+	url, err := db.NewSchema(context.Background(), fmt.Sprintf("test_%d", schemas.Add(1)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
-		t.Fatal(err)
-	}
-	return baseURL + "&search_path=" + name
+	return url
 }
 
 // newPool opens a pool on url, closed when the test ends.

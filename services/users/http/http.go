@@ -8,12 +8,12 @@ import (
 	"strconv"
 
 	"github.com/labstack/echo/v4"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"bazaar/platform/apperr"
 	"bazaar/platform/ident"
 	"bazaar/platform/web"
 	"bazaar/users"
+	"bazaar/users/metrics"
 )
 
 // RefreshCookie is the cookie that carries the refresh token for the
@@ -32,14 +32,14 @@ type Handler struct {
 	service      *users.Service
 	keys         *users.TokenKeys
 	cookieSecure bool
-	metrics      *metrics
+	metrics      *metrics.Metrics
 }
 
-// NewHandler returns a Handler serving svc, publishing keys, and registering
-// its metrics on reg. cookieSecure sets the Secure attribute of the refresh
+// NewHandler returns a Handler serving svc, publishing keys, and counting
+// what it does in m. cookieSecure sets the Secure attribute of the refresh
 // cookie; it is off only for plain-HTTP development setups.
-func NewHandler(svc *users.Service, keys *users.TokenKeys, cookieSecure bool, reg prometheus.Registerer) *Handler {
-	return &Handler{service: svc, keys: keys, cookieSecure: cookieSecure, metrics: newMetrics(reg)}
+func NewHandler(svc *users.Service, keys *users.TokenKeys, cookieSecure bool, m *metrics.Metrics) *Handler {
+	return &Handler{service: svc, keys: keys, cookieSecure: cookieSecure, metrics: m}
 }
 
 // Register mounts the public routes on e.
@@ -73,7 +73,7 @@ func (h *Handler) register(c echo.Context) error {
 		setRetryAfter(c, err)
 		return err
 	}
-	h.metrics.registrations.Inc()
+	h.metrics.Registered()
 	return c.JSON(http.StatusCreated, u)
 }
 
@@ -85,15 +85,15 @@ func (h *Handler) login(c echo.Context) error {
 	tokens, err := h.service.Login(c.Request().Context(), req, c.RealIP())
 	switch {
 	case setRetryAfter(c, err):
-		h.metrics.logins.WithLabelValues("rate_limited").Inc()
+		h.metrics.Login(metrics.LoginRateLimited)
 		return err
 	case errors.Is(err, users.ErrInvalidCredentials):
-		h.metrics.logins.WithLabelValues("failure").Inc()
+		h.metrics.Login(metrics.LoginFailure)
 		return err
 	case err != nil:
 		return err
 	}
-	h.metrics.logins.WithLabelValues("success").Inc()
+	h.metrics.Login(metrics.LoginSuccess)
 	return h.writeTokens(c, tokens, true)
 }
 
@@ -115,7 +115,7 @@ func (h *Handler) refresh(c echo.Context) error {
 	}
 	tokens, err := h.service.Refresh(c.Request().Context(), token)
 	if errors.Is(err, users.ErrRefreshTokenReused) {
-		h.metrics.reuses.Inc()
+		h.metrics.RefreshReused()
 	}
 	if err != nil {
 		if fromCookie && apperr.Code(err) == apperr.Unauthorized {
@@ -123,7 +123,7 @@ func (h *Handler) refresh(c echo.Context) error {
 		}
 		return err
 	}
-	h.metrics.refreshes.Inc()
+	h.metrics.Refreshed()
 	// A browser's refresh token stays where page scripts cannot read it: in
 	// the HttpOnly cookie only.
 	return h.writeTokens(c, tokens, !fromCookie)
@@ -218,21 +218,12 @@ type userPage struct {
 }
 
 func (h *Handler) listUsers(c echo.Context) error {
-	f := users.UserFilter{Limit: users.DefaultLimit}
 	var v apperr.Validation
-	if s := c.QueryParam("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		v.Check(err == nil && n >= 1 && n <= users.MaxLimit, "limit", "must be an integer from 1 to 100")
-		f.Limit = n
-	}
-	if s := c.QueryParam("cursor"); s != "" {
-		after, ok := ident.DecodeCursor(s)
-		v.Check(ok, "cursor", "is not a cursor returned by this API")
-		f.After = after
-	}
+	p := web.ParsePage(c, &v, users.DefaultLimit, users.MaxLimit, ident.DecodeCursor)
 	if err := v.Err(); err != nil {
 		return err
 	}
+	f := users.UserFilter{Limit: p.Limit, After: p.After}
 	page, err := h.service.Users(c.Request().Context(), f)
 	if err != nil {
 		return err

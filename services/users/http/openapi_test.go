@@ -16,6 +16,7 @@ import (
 
 	"bazaar/users"
 	usershttp "bazaar/users/http"
+	"bazaar/users/metrics"
 )
 
 // newAPI mounts the handler's routes on a bare echo, as Main does on the
@@ -27,7 +28,7 @@ func newAPI(t *testing.T) *echo.Echo {
 		t.Fatal(err)
 	}
 	e := echo.New()
-	usershttp.NewHandler(nil, users.NewTokenKeys(priv, nil), true, prometheus.NewRegistry()).Register(e)
+	usershttp.NewHandler(nil, users.NewTokenKeys(priv, nil), true, metrics.New(prometheus.NewRegistry(), nil, nil)).Register(e)
 	return e
 }
 

@@ -19,9 +19,8 @@ import (
 
 	"bazaar/platform/apperr"
 	"bazaar/platform/auth"
-	"bazaar/platform/pg"
+	"bazaar/platform/pg/pgtest"
 	"bazaar/users"
-	"bazaar/users/internal/pgtest"
 	"bazaar/users/postgres"
 )
 
@@ -35,21 +34,13 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	ctx := context.Background()
-	dsn, stop, err := pgtest.Start(ctx)
+	db, err := pgtest.Start(ctx, pgtest.Options{Schema: "users", Migrations: postgres.Migrations})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer stop()
-	if pool, err = pgxpool.New(ctx, dsn); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer pool.Close()
-	if err := pg.Migrate(ctx, pool, postgres.Migrations); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer db.Close()
+	pool = db.Pool
 	return m.Run()
 }
 

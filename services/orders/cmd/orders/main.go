@@ -129,12 +129,12 @@ func (m *Main) Run(ctx context.Context) error {
 
 	m.server = web.NewServer(m.Config.Web, m.Logger, map[string]web.Check{"postgres": m.pool.Ping})
 	reg := m.server.Registry
-	reg.MustRegister(pg.NewPoolCollector(m.pool))
 	store := postgres.NewStore(m.pool)
 	var transport http.RoundTripper
 	if lambda.IsInvokeURL(m.Config.CatalogURL) {
 		transport = lambda.NewInvoker() // the catalog function, invoked directly
 	}
+	counters := metrics.New(reg, m.pool)
 	catalog := catalogclient.New(catalogclient.Config{
 		BaseURL:   m.Config.CatalogURL,
 		Token:     m.Config.Web.InternalToken,
@@ -142,12 +142,11 @@ func (m *Main) Run(ctx context.Context) error {
 		Retries:   m.Config.CatalogRetries,
 		Backoff:   100 * time.Millisecond,
 		Transport: transport,
-	}, reg)
-	counters := metrics.New(reg)
+	}, counters)
 	// A placement, with its catalog call's retries, ends within lease; so
 	// does a claimed cancellation's catalog call.
 	lease := 2*catalog.MaxDuration() + time.Second
-	svc := &orders.Service{Store: store, Catalog: catalog, Metrics: counters, Logger: m.Logger, CancelLease: lease, Limits: m.Config.Limits}
+	svc := orders.NewService(orders.ServiceConfig{Store: store, Catalog: catalog, Metrics: counters, Logger: m.Logger, CancelLease: lease, Limits: m.Config.Limits})
 	h := &ordershttp.Handler{
 		Orders:   svc,
 		Keys:     store,
@@ -161,14 +160,14 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 
-	r := &orders.Reconciler{
+	r := orders.NewReconciler(orders.ReconcilerConfig{
 		Store: store, Catalog: catalog, Metrics: counters, Logger: m.Logger,
 		Interval: m.Config.ReconcileInterval, Batch: reconcileBatch, Lease: lease,
 		// Twice the catalog's limit leaves as much again for the clocks'
 		// skew and a reserve's commit, and the placement gets its lease.
 		SweepAfter: 2*orders.MaxReservationAge + lease,
 		Now:        m.clock,
-	}
+	})
 	if m.Config.Lambda {
 		m.reconciler = r // a schedule invokes each round
 		return nil

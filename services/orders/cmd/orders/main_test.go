@@ -24,14 +24,15 @@ import (
 
 	"bazaar/orders"
 	"bazaar/orders/catalogclient"
-	"bazaar/orders/internal/pgtest"
+	"bazaar/orders/internal/orderstest"
 	"bazaar/orders/internal/tokentest"
-	"bazaar/orders/postgres"
+	"bazaar/orders/metrics"
 	"bazaar/platform/app"
 	"bazaar/platform/auth"
 	"bazaar/platform/config"
 	"bazaar/platform/ident"
 	"bazaar/platform/pg"
+	"bazaar/platform/pg/pgtest"
 	"bazaar/platform/web"
 )
 
@@ -40,6 +41,7 @@ import (
 // a JWKS of a test key.
 
 var (
+	db    *pgtest.DB
 	dbURL string
 	pool  *pgxpool.Pool
 )
@@ -50,23 +52,14 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	ctx := context.Background()
-	srv, err := pgtest.Start(ctx)
-	defer srv.Close()
-	if err != nil {
+	// Main migrates too; migrating at start lets start truncate before it.
+	var err error
+	if db, err = pgtest.Start(ctx, orderstest.Postgres); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	dbURL = srv.URL
-	if pool, err = pgxpool.New(ctx, dbURL); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer pool.Close()
-	// Main migrates too; this first run lets start truncate before it.
-	if err := pg.Migrate(ctx, pool, postgres.Migrations); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer db.Close()
+	dbURL, pool = db.URL, db.Pool
 	return m.Run()
 }
 
@@ -101,9 +94,7 @@ func start(t *testing.T) *harness {
 // startWith is start with limits on each user's open orders.
 func startWith(t *testing.T, limits orders.Limits) *harness {
 	t.Helper()
-	if err := pgtest.Truncate(t.Context(), pool); err != nil {
-		t.Fatal(err)
-	}
+	db.Reset(t)
 	h := &harness{t: t, catalog: newFakeCatalog(t), iss: tokentest.New(t)}
 	h.catalog.addProduct(mug, "MUG", 450, "EUR", 10)
 	h.catalog.addProduct(teapot, "TEAPOT", 2999, "EUR", 5)
@@ -582,7 +573,7 @@ func TestUnrecordedReservationIsSwept(t *testing.T) {
 	h := start(t)
 	kept := h.call("POST", "/api/orders", "alice", lines(mug, 2)).order(t)
 	lost := orders.NewID()
-	if _, err := catalogclient.New(catalogclient.Config{BaseURL: h.catalog.srv.URL, Timeout: time.Second}, prometheus.NewRegistry()).
+	if _, err := catalogclient.New(catalogclient.Config{BaseURL: h.catalog.srv.URL, Timeout: time.Second}, metrics.New(prometheus.NewRegistry(), nil)).
 		Reserve(t.Context(), lost, []orders.Line{{ProductID: mug, Quantity: 3}}); err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func setAdminPassword(ctx context.Context, e *config.Env, in io.Reader, logger *
 		return "", err
 	}
 	defer pool.Close()
-	svc, err := users.NewService(ctx, users.ServiceConfig{Store: postgres.NewStore(pool), Hasher: users.NewPasswordHasher(1), Logger: logger})
+	svc, err := users.NewService(users.ServiceConfig{Store: postgres.NewStore(pool), Hasher: users.NewPasswordHasher(1), Logger: logger})
 	if err != nil {
 		return "", err
 	}

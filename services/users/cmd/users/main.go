@@ -10,11 +10,11 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"bazaar/platform/app"
 	"bazaar/platform/apperr"
@@ -24,6 +24,7 @@ import (
 	"bazaar/platform/web"
 	"bazaar/users"
 	usershttp "bazaar/users/http"
+	"bazaar/users/metrics"
 	"bazaar/users/postgres"
 )
 
@@ -180,15 +181,16 @@ type Main struct {
 	Config Config
 	Logger *slog.Logger
 
-	pool       *pgxpool.Pool
-	server     *web.Server
-	service    *users.Service
-	stopPurge  context.CancelFunc
-	purgeEnded chan struct{}
+	pool   *pgxpool.Pool
+	server *web.Server
+	stop   context.CancelFunc
+	purge  sync.WaitGroup
+	// purger runs a round per scheduled invocation on Lambda.
+	purger *users.Purger
 }
 
 // Run connects to PostgreSQL, migrates, creates the admin account if no
-// account has its email, and starts serving.
+// account has its email, starts serving, and starts the purger.
 func (m *Main) Run(ctx context.Context) error {
 	m.logConfig()
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -212,7 +214,7 @@ func (m *Main) Run(ctx context.Context) error {
 		AccountGuard:     m.Config.AccountGuardFailures,
 		Window:           m.Config.FailureWindow,
 	}, limiterCapacity)
-	svc, err := users.NewService(startCtx, users.ServiceConfig{
+	svc, err := users.NewService(users.ServiceConfig{
 		Store:                  postgres.NewStore(m.pool),
 		Keys:                   keys,
 		Hasher:                 users.NewPasswordHasher(m.Config.HashConcurrency),
@@ -234,48 +236,26 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 
 	m.server = web.NewServer(m.Config.Web, m.Logger, map[string]web.Check{"postgres": m.pool.Ping})
-	m.server.Registry.MustRegister(pg.NewPoolCollector(m.pool))
-	for scope := range logins.Tracked() {
-		m.server.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name:        "users_login_limiter_keys",
-			Help:        "Keys (client IPs, accounts, or accounts with a client IP) with failed logins counted in the current window, in this replica.",
-			ConstLabels: prometheus.Labels{"scope": scope},
-		}, func() float64 { return float64(logins.Tracked()[scope]) }))
+	mx := metrics.New(m.server.Registry, m.pool, logins)
+	usershttp.NewHandler(svc, keys, m.Config.CookieSecure, mx).Register(m.server.API)
+	if err := m.server.Open(); err != nil {
+		return err
 	}
-	usershttp.NewHandler(svc, keys, m.Config.CookieSecure, m.server.Registry).Register(m.server.API)
-	m.service = svc
 
+	m.purger = users.NewPurger(users.PurgerConfig{Tokens: svc, Logger: m.Logger, Interval: purgeInterval})
 	if m.Config.Lambda {
-		return m.server.Open() // a schedule invokes the purge (Lambda)
+		return nil // a schedule invokes each round
 	}
-	purgeCtx, stop := context.WithCancel(context.Background())
-	m.stopPurge, m.purgeEnded = stop, make(chan struct{})
-	go m.purge(purgeCtx, svc)
-	return m.server.Open()
-}
-
-// purge deletes expired refresh tokens every purgeInterval until ctx ends.
-// Every replica does it; the deletes are idempotent.
-func (m *Main) purge(ctx context.Context, svc *users.Service) {
-	defer close(m.purgeEnded)
-	t := time.NewTicker(purgeInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := svc.PurgeExpiredTokens(ctx); err != nil && ctx.Err() == nil {
-				m.Logger.Warn("purging expired refresh tokens", "err", err)
-			}
-		}
-	}
+	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	m.stop = stop
+	m.purge.Go(func() { m.purger.Run(pctx) })
+	return nil
 }
 
 // Lambda returns what the users function answers (lambda.Service): the
 // API, and the purge that the containers run every purgeInterval.
 func (m *Main) Lambda() lambda.Handlers {
-	return lambda.Handlers{API: m.server.API, Jobs: map[string]lambda.Job{"purge": m.service.PurgeExpiredTokens}}
+	return lambda.Handlers{API: m.server.API, Jobs: map[string]lambda.Job{"purge": m.purger.RunOnce}}
 }
 
 func (m *Main) logConfig() {
@@ -306,9 +286,9 @@ func (m *Main) Close() error {
 	if m.server != nil {
 		errs = append(errs, m.server.Shutdown(ctx))
 	}
-	if m.stopPurge != nil {
-		m.stopPurge()
-		<-m.purgeEnded
+	if m.stop != nil {
+		m.stop()
+		m.purge.Wait()
 	}
 	if m.pool != nil {
 		m.pool.Close()

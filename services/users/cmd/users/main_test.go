@@ -28,7 +28,7 @@ import (
 	"bazaar/platform/auth"
 	"bazaar/platform/config"
 	"bazaar/platform/log"
-	"bazaar/users/internal/pgtest"
+	"bazaar/platform/pg/pgtest"
 )
 
 // dsn is the test database, shared by every Main the tests start; tests use
@@ -40,13 +40,13 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	var stop func()
-	var err error
-	if dsn, stop, err = pgtest.Start(context.Background()); err != nil {
+	db, err := pgtest.Start(context.Background(), pgtest.Options{Schema: "users"})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer stop()
+	defer db.Close()
+	dsn = db.URL
 	return m.Run()
 }
 

@@ -1,0 +1,3 @@
+module bazaar/lint
+
+go 1.26.0
