@@ -59,7 +59,7 @@ func TestContainersAreHardened(t *testing.T) {
 		if !slices.Contains(h.SecurityOpt, "no-new-privileges:true") {
 			t.Errorf("%s: security options %v, want no-new-privileges:true", name, h.SecurityOpt)
 		}
-		if !h.ReadonlyRootfs && name != "postgres" && name != "grafana" {
+		if !h.ReadonlyRootfs && name != "postgres" && name != "postgres-replica" && name != "grafana" {
 			t.Errorf("%s: the root file system is writable", name)
 		}
 		for port, bindings := range h.PortBindings {

@@ -197,7 +197,7 @@ func TestSecretsAreFilesWhereNeeded(t *testing.T) {
 	t.Parallel()
 	s := mustStack(t)
 	want := map[string][]string{ // service: the secrets mounted into it
-		"postgres":          {"catalog_db_password", "exporter_db_password", "orders_db_password", "postgres_password", "users_db_password"},
+		"postgres":          {"catalog_db_password", "exporter_db_password", "orders_db_password", "postgres_password", "replication_db_password", "users_db_password"},
 		"catalog":           {"catalog_db_password", "internal_token", "redis_catalog_password"},
 		"users":             {"admin_password", "internal_token", "users_db_password"},
 		"orders":            {"internal_token", "orders_db_password"},
@@ -211,6 +211,11 @@ func TestSecretsAreFilesWhereNeeded(t *testing.T) {
 	}
 	if slices.Contains(s.Services, "grafana") {
 		want["grafana"] = []string{"grafana_admin_password"}
+	}
+	if slices.Contains(s.Services, "postgres-replica") { // the profile replica
+		want["postgres-replica"] = want["postgres"]
+		want["postgres-sync"] = []string{"postgres_password"}
+		want["postgres-replica-exporter"] = []string{"exporter_db_password"}
 	}
 	for service, secrets := range want {
 		var c struct {

@@ -45,8 +45,10 @@ func run(m *testing.M) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	// A project name of its own, so that runs never share containers.
-	s, err := StartStack(ctx, fmt.Sprintf("bazaar-e2e-%d", os.Getpid()))
+	// A project name of its own, so that runs never share containers. The
+	// shop and its no-stale-read tests run with a streaming standby that
+	// serves the catalog's listings (docs/database.md).
+	s, err := StartStackWithProfiles(ctx, fmt.Sprintf("bazaar-e2e-%d", os.Getpid()), []string{"replica"})
 	if s != nil {
 		defer s.Stop()
 	}
@@ -66,6 +68,12 @@ func run(m *testing.M) int {
 // compose does, against the root. It returns a non-nil Stack whenever
 // something may need tearing down.
 func StartStack(ctx context.Context, project string, overrides ...string) (*Stack, error) {
+	return StartStackWithProfiles(ctx, project, nil, overrides...)
+}
+
+// StartStackWithProfiles is StartStack with Compose profiles enabled
+// besides those of COMPOSE_PROFILES.
+func StartStackWithProfiles(ctx context.Context, project string, profiles []string, overrides ...string) (*Stack, error) {
 	root, err := filepath.Abs("..")
 	if err != nil {
 		return nil, err
@@ -73,6 +81,11 @@ func StartStack(ctx context.Context, project string, overrides ...string) (*Stac
 	env, err := stackEnv(root)
 	if err != nil {
 		return nil, err
+	}
+	for _, p := range profiles {
+		if !slices.Contains(strings.Split(env["COMPOSE_PROFILES"], ","), p) {
+			env["COMPOSE_PROFILES"] = strings.TrimPrefix(env["COMPOSE_PROFILES"]+","+p, ",")
+		}
 	}
 	files := []string{filepath.Join(root, "docker-compose.yml")}
 	for _, o := range overrides {

@@ -29,7 +29,7 @@ chmod 700 "$dir"
 # smtp_password is the mail server's, which Alertmanager uses only with
 # SMTP_USERNAME set: a random one stands in until SMTP_PASSWORD is given or
 # the file is overwritten (docs/runbook.md, "Alert delivery").
-for name in postgres_password catalog_db_password users_db_password orders_db_password exporter_db_password \
+for name in postgres_password catalog_db_password users_db_password orders_db_password exporter_db_password replication_db_password \
 	redis_catalog_password internal_token admin_password grafana_admin_password smtp_password; do
 	var=${name^^}
 	put "$name" "${!var:-$(random)}"

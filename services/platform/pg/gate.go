@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,18 +51,41 @@ func newGate(maxConnecting int, dialTimeout, slotTimeout time.Duration) *gate {
 // beforeConnect is the pool's BeforeConnect hook: it admits the attempt,
 // waits for a slot, and wraps cc's lookup and dial so that the slot is
 // given back however the attempt ends.
+//
+// A URL may list several hosts (a primary and its standby, with
+// target_session_attrs choosing among them): pgconn looks every host up
+// first, then tries each address in turn until one takes the session. So
+// the attempt fails only once every address has failed: a host that is
+// gone (its name no longer resolves, or its address refuses) or that is
+// not the one wanted (a standby, for read-write) while another answers is
+// no reason to back off.
 func (g *gate) beforeConnect(ctx context.Context, cc *pgx.ConnConfig) error {
 	a, err := g.admit(ctx)
 	if err != nil {
 		return err
 	}
+	hosts := append([]*pgconn.FallbackConfig{{Host: cc.Host, Port: cc.Port}}, cc.Fallbacks...)
+	for _, h := range hosts {
+		if strings.HasPrefix(h.Host, "/") {
+			a.pending++ // a unix socket: dialled without a lookup
+		} else {
+			a.lookups++
+		}
+	}
+	// pgconn stops short of the remaining addresses on some errors (a
+	// wrong password, say): the attempt counts as failed once every
+	// address could have had its full time.
+	backstop := time.AfterFunc(time.Duration(len(hosts))*g.slotTimeout+g.dialTimeout, func() { a.finish(false) })
+	a.backstop = backstop
 	lookup, dial, afterConnect := cc.LookupFunc, cc.DialFunc, cc.AfterConnect
 	cc.LookupFunc = func(ctx context.Context, host string) ([]string, error) {
 		ctx, cancel := context.WithTimeout(ctx, g.dialTimeout)
 		defer cancel()
 		addrs, err := lookup(ctx, host)
 		if err != nil {
-			a.finish(false)
+			a.resolved(0)
+		} else {
+			a.resolved(len(addrs))
 		}
 		return addrs, err
 	}
@@ -70,7 +94,7 @@ func (g *gate) beforeConnect(ctx context.Context, cc *pgx.ConnConfig) error {
 		defer cancel()
 		conn, err := dial(ctx, network, addr)
 		if err != nil {
-			a.finish(false)
+			a.failed()
 			return nil, err
 		}
 		return &attemptConn{Conn: conn, attempt: a}, nil
@@ -78,7 +102,8 @@ func (g *gate) beforeConnect(ctx context.Context, cc *pgx.ConnConfig) error {
 	cc.AfterConnect = func(ctx context.Context, pc *pgconn.PgConn) error {
 		if afterConnect != nil {
 			if err := afterConnect(ctx, pc); err != nil {
-				return err // the connection is closed, which finishes the attempt
+				a.finish(false)
+				return err
 			}
 		}
 		a.finish(true)
@@ -127,9 +152,15 @@ func (g *gate) admit(ctx context.Context) (*attempt, error) {
 
 // attempt is one admitted connection attempt.
 type attempt struct {
-	gate  *gate
-	probe bool
-	once  sync.Once
+	gate     *gate
+	probe    bool
+	backstop *time.Timer
+
+	mu       sync.Mutex
+	lookups  int  // host lookups still to come
+	pending  int  // addresses found and not yet failed
+	released bool // the slot was given back
+	ok       bool // the attempt connected
 }
 
 // leave gives up the attempt before it took a slot.
@@ -141,36 +172,72 @@ func (a *attempt) leave() {
 	}
 }
 
-// finish records how the attempt ended and gives its slot back; only its
-// first call counts.
-func (a *attempt) finish(ok bool) {
-	a.once.Do(func() {
-		g := a.gate
-		g.mu.Lock()
-		if a.probe {
-			g.probing = false
-		}
-		if ok {
-			g.down, g.backoff = false, 0
-		} else {
-			g.down = true
-			g.backoff = min(max(2*g.backoff, minBackoff), maxBackoff)
-			wait := g.backoff/2 + rand.N(g.backoff/2)
-			g.retryAt = time.Now().Add(wait)
-		}
-		g.mu.Unlock()
-		<-g.slots
-	})
+// resolved counts a host lookup that found n addresses.
+func (a *attempt) resolved(n int) {
+	a.mu.Lock()
+	a.lookups--
+	a.pending += n
+	over := a.lookups <= 0 && a.pending <= 0
+	a.mu.Unlock()
+	if over {
+		a.finish(false)
+	}
 }
 
-// attemptConn finishes its attempt as failed if it is closed before the
-// handshake completed.
+// failed counts an address that could not take the session.
+func (a *attempt) failed() {
+	a.mu.Lock()
+	a.pending--
+	over := a.lookups <= 0 && a.pending <= 0
+	a.mu.Unlock()
+	if over {
+		a.finish(false)
+	}
+}
+
+// finish records how the attempt ended and gives its slot back. A success
+// is final; a failure may still be followed by one (pgconn goes back to a
+// host it passed over when no other would do).
+func (a *attempt) finish(ok bool) {
+	a.mu.Lock()
+	if a.ok || (a.released && !ok) {
+		a.mu.Unlock()
+		return
+	}
+	release := !a.released
+	a.released, a.ok = true, ok
+	a.mu.Unlock()
+	if a.backstop != nil {
+		a.backstop.Stop()
+	}
+	g := a.gate
+	g.mu.Lock()
+	if a.probe {
+		g.probing = false
+	}
+	if ok {
+		g.down, g.backoff = false, 0
+	} else {
+		g.down = true
+		g.backoff = min(max(2*g.backoff, minBackoff), maxBackoff)
+		wait := g.backoff/2 + rand.N(g.backoff/2)
+		g.retryAt = time.Now().Add(wait)
+	}
+	g.mu.Unlock()
+	if release {
+		<-g.slots
+	}
+}
+
+// attemptConn counts its address as failed when it is closed, which is
+// only heard when the attempt has not connected yet.
 type attemptConn struct {
 	net.Conn
 	attempt *attempt
+	once    sync.Once
 }
 
 func (c *attemptConn) Close() error {
-	c.attempt.finish(false)
+	c.once.Do(c.attempt.failed)
 	return c.Conn.Close()
 }

@@ -202,3 +202,45 @@ func TestGateBacksOffWhileTheDatabaseIsGone(t *testing.T) {
 	}
 	t.Logf("%d attempts while gone; found again after %s", p.accepted.Load()-before, time.Since(back).Round(time.Millisecond))
 }
+
+// A URL may list a primary and its standby: a host that is gone (its name
+// does not resolve, its port refuses) while another takes the session is
+// no failure, so a burst on a cold pool connects in full rather than
+// backing off after the first attempt passed over the lost host.
+func TestGateTriesEveryHost(t *testing.T) {
+	t.Parallel()
+	p, via := startProxy(t, 0)
+	refusing, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := refusing.Addr().String()
+	refusing.Close()
+	u, err := url.Parse(via)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = "gone.invalid:5432," + closed + "," + u.Host
+	pool := connect(t, pg.Config{URL: u.String(), MaxConns: 8, MinConns: 1, MaxConnecting: 2})
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_, err := pool.Exec(ctx, "SELECT pg_sleep(0.2)")
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("query of the burst failed: %v", err)
+		}
+	}
+	if n := p.accepted.Load(); n < 3 {
+		t.Errorf("the burst opened %d connections in all: it did not need new ones, so it proves nothing", n)
+	}
+}

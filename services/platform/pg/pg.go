@@ -70,6 +70,28 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, migrations fs.FS
 // Connect opens a pool and waits, until ctx ends, for the database to
 // answer: at start-up the database may still be starting.
 func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*pgxpool.Pool, error) {
+	pool, err := NewPool(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 2*time.Second) {
+		err := pool.Ping(ctx)
+		if err == nil {
+			return pool, nil
+		}
+		logger.Warn("database not reachable yet", "err", err, "retry_in", delay.String())
+		select {
+		case <-ctx.Done():
+			pool.Close()
+			return nil, fmt.Errorf("pg: connect: %w", err)
+		case <-time.After(delay):
+		}
+	}
+}
+
+// NewPool opens a pool without waiting for the database: for one that
+// may be missing for long (a standby), whose users fall back elsewhere.
+func NewPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("pg: parse config: %w", err)
@@ -93,19 +115,7 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*pgxpool.Poo
 	if err != nil {
 		return nil, fmt.Errorf("pg: new pool: %w", err)
 	}
-	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 2*time.Second) {
-		err := pool.Ping(ctx)
-		if err == nil {
-			return pool, nil
-		}
-		logger.Warn("database not reachable yet", "err", err, "retry_in", delay.String())
-		select {
-		case <-ctx.Done():
-			pool.Close()
-			return nil, fmt.Errorf("pg: connect: %w", err)
-		case <-time.After(delay):
-		}
-	}
+	return pool, nil
 }
 
 var errDatabaseUnavailable = &apperr.Error{Code: apperr.Unavailable, Message: "The database is unavailable; try again shortly."}
