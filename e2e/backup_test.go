@@ -76,6 +76,13 @@ func TestBackupRestore(t *testing.T) {
 		customer.API.Do(t, "GET", "/api/orders/"+cancelled.ID, nil).Expect(t, http.StatusOK, &cancelled)
 	}
 
+	// A product image, which the set must carry: the media volume is lost
+	// below as well.
+	var pictured productWithImage
+	admin.Do(t, "PUT", "/api/catalog/products/"+products[0].ID+"/image", photoJPEG(t, 640, 480, 21), "Content-Type", "image/jpeg").
+		Expect(t, http.StatusOK, &pictured)
+	picture := anonymous.Do(t, "GET", pictured.Image.URL, nil).Expect(t, http.StatusOK, nil).Body
+
 	before := ops.snapshot(t)
 
 	backups := t.TempDir()
@@ -89,6 +96,9 @@ func TestBackupRestore(t *testing.T) {
 	t.Logf("backup: %s, %d bytes in %s", filepath.Base(sets[0]), dirSize(t, sets[0]), time.Since(start).Round(time.Millisecond))
 	backedUp := ops.backedUpSweep(t, filepath.Join(sets[0], "orders.dump"))
 	checkSumsCoverSet(t, sets[0])
+	if _, err := os.Stat(filepath.Join(sets[0], "media.tar")); err != nil {
+		t.Errorf("the set holds no product images: %v", err)
+	}
 
 	// A product made after the backup: a restore of the set takes it away,
 	// so it shows whether a refused restore changed anything.
@@ -146,6 +156,9 @@ func TestBackupRestore(t *testing.T) {
 		return slices.DeleteFunc(lines, func(l string) bool { return !strings.HasPrefix(l, "orders ") })
 	})
 	truncate(t, filepath.Join(broken, "orders.dump"), 16)
+	if err := os.Remove(filepath.Join(broken, "media.tar")); err != nil {
+		t.Fatal(err)
+	}
 	writeSums(t, broken, "MANIFEST", "orders.dump")
 	unbroken := ops.snapshot(t)
 	if out, err := ops.tryScript("restore.sh", "-y", broken); err == nil || !strings.Contains(out, "restore of schema orders failed") {
@@ -164,6 +177,16 @@ func TestBackupRestore(t *testing.T) {
 	ops.checkRestoreSessions(t, start)
 	compareRestored(t, "the restore over the live data", before, ops.snapshot(t), backedUp)
 	anonymous.Do(t, "GET", "/api/catalog/products/"+late.ID, nil).Expect(t, http.StatusNotFound, nil)
+
+	// Lose the product images: the media volume emptied (nginx keeps it
+	// mounted, and its published port).
+	if out, err := exec.Command("docker", "run", "--rm", "--network", "none", "--user", "0:0", "--entrypoint", "sh",
+		"-v", project+"_media:/m", image(t, s, "nginx"), "-c", "rm -rf /m/* && test -z \"$(ls -A /m)\"").CombinedOutput(); err != nil {
+		t.Fatalf("empty the media volume: %v\n%s", err, out)
+	}
+	if r := anonymous.Do(t, "GET", pictured.Image.URL, nil); r.Status != http.StatusNotFound {
+		t.Fatalf("GET %s on the new media volume: %d, want 404", pictured.Image.URL, r.Status)
+	}
 
 	// Lose the database: a new, empty volume, initialised from scratch.
 	ops.compose(t, "stop", "postgres")
@@ -205,6 +228,19 @@ func TestBackupRestore(t *testing.T) {
 		}
 	}
 	opsSignIn(t, lim, s.BaseURL, "admin@bazaar.local", secret(t, "admin_password"))
+
+	// The product shows its image again, and the image is back.
+	var restored productWithImage
+	anonymous.Do(t, "GET", "/api/catalog/products/"+products[0].ID, nil).Expect(t, http.StatusOK, &restored)
+	if restored.Image == nil || *restored.Image != *pictured.Image {
+		t.Errorf("restored image %+v, want %+v", restored.Image, pictured.Image)
+	}
+	for _, u := range []string{pictured.Image.URL, pictured.Image.ThumbnailURL} {
+		r := anonymous.Do(t, "GET", u, nil)
+		if r.Status != http.StatusOK || u == pictured.Image.URL && !bytes.Equal(r.Body, picture) {
+			t.Errorf("GET %s after the restore: %d, %d bytes (want the %d backed up)", u, r.Status, len(r.Body), len(picture))
+		}
+	}
 }
 
 // compareRestored fails the test unless after, read once the restore named

@@ -8,7 +8,8 @@
 #   scripts/backup.sh [-p PROJECT]
 #
 # A set is a directory BACKUP_DIR/bazaar-<UTC timestamp>/ holding
-# <schema>.dump, MANIFEST (schema and owning role per line) and SHA256SUMS
+# <schema>.dump, MANIFEST (schema and owning role per line), media.tar (the
+# product images of the media volume, when catalog is running) and SHA256SUMS
 # (the sums of all the other files, MANIFEST included).
 # It is written under a .partial name and renamed when complete, so restore
 # and retention never see half a set.
@@ -79,6 +80,19 @@ for schema in "${schemas[@]}"; do
 done
 printf 'COMMIT;\n\\q\n' >&"${SNAPSHOT[1]}"
 wait "$snapshot_pid" || die "the snapshot session failed"
+
+# The product images, read by catalog's binary from its media volume. An
+# image's files are written before the row that names it and are never
+# changed or deleted, so this copy, taken after the snapshot, holds every
+# image the dumps name.
+if docker compose ps --status running --services </dev/null | grep -qx catalog; then
+	docker compose exec -T catalog /service media-export /media </dev/null >"$partial/media.tar" 2>"$partial/.media.log" ||
+		die "export of the product images failed: $(cat "$partial/.media.log")"
+	log "  images: $(sed -n 's/^media-export: //p' "$partial/.media.log"), $(du -h "$partial/media.tar" | cut -f1)"
+	rm -f "$partial/.media.log"
+else
+	log "  images: catalog is not running, so this set holds none"
+fi
 
 # SHA256SUMS covers every other file of the set, MANIFEST included: restore
 # reads nothing of a set before these sums match.

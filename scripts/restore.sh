@@ -27,6 +27,11 @@
 # flushed (it would serve pre-restore data), then they are started again and
 # nginx is reloaded.
 #
+# A set's media.tar (product images) is added to catalog's media volume
+# first, through catalog's binary, which stores only files whose content
+# matches their name. Images are never deleted: files the volume has and the
+# set lacks stay, for pages that may still show them.
+#
 # Settings (the environment, else .env): BACKUP_DIR (default ./backups);
 # COMPOSE_PROJECT_NAME and COMPOSE_FILE (which stack; also -p PROJECT).
 set -euo pipefail
@@ -116,6 +121,13 @@ for line in "${manifest[@]}"; do
 	esac
 done
 
+media=
+if [ -f "$set_dir/media.tar" ]; then
+	summed media.tar || die "$set_name: SHA256SUMS does not list media.tar"
+	grep -qx catalog <<<"$running" || die "$set_name holds product images, which catalog adds to its volume: start catalog first"
+	media=1
+fi
+
 if [ -z "$assume_yes" ]; then
 	[ -t 0 ] || die "refusing to replace data without confirmation: pass -y"
 	read -r -p "Replace schemas ${schemas[*]} with $set_name? Type yes: " answer
@@ -123,6 +135,11 @@ if [ -z "$assume_yes" ]; then
 fi
 
 start=$(date +%s)
+if [ -n "$media" ]; then
+	log "Adding the product images of $set_name to the media volume"
+	docker compose exec -T catalog /service media-import /media <"$set_dir/media.tar" ||
+		die "the product images could not be restored (see above); the database was not touched"
+fi
 # Only the services that run are stopped, and they are started again however
 # the restore ends: after a failure the old data is still there (one
 # transaction per schema).

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"bazaar/catalog"
 	"bazaar/platform/auth"
 )
 
@@ -17,7 +18,7 @@ import (
 // openapi.json or the spec describes a route that is not served.
 func TestSpecMatchesRoutes(t *testing.T) {
 	e := echo.New()
-	(&Handler{Verifier: &auth.Verifier{}}).Register(e)
+	(&Handler{Verifier: &auth.Verifier{}, Images: catalog.NewImageService(catalog.ImageServiceConfig{})}).Register(e)
 	var served []string
 	param := regexp.MustCompile(`:([A-Za-z_]+)`)
 	for _, r := range e.Routes() {

@@ -24,6 +24,9 @@ const (
 	TooManyRequest = "too-many-requests" // 429
 	Unavailable    = "service-unavailable"
 	Internal       = "internal-error"
+
+	// Unsupported is 415: the body is not of a type the route accepts.
+	Unsupported = "unsupported-media-type"
 )
 
 // FieldError names one invalid field of a request.

@@ -81,6 +81,25 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 
 var bodyLimit = middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: strconv.Itoa(MaxBodyBytes) + "B"})
 
+// AllowBody lets the route method path (its template, e.g.
+// /api/things/:id/file) read bodies of up to limit bytes instead of
+// MaxBodyBytes. Call it before Open.
+func (s *Server) AllowBody(method, path string, limit int64) {
+	s.bodyLimits[method+" "+path] = middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: strconv.FormatInt(limit, 10) + "B"})
+}
+
+// limitBody refuses bodies over the route's limit with 413: MaxBodyBytes
+// unless AllowBody gave the route another.
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	limited := bodyLimit(next)
+	return func(c echo.Context) error {
+		if l, ok := s.bodyLimits[c.Request().Method+" "+c.Path()]; ok {
+			return l(next)(c)
+		}
+		return limited(c)
+	}
+}
+
 // methodLabel is the method label of a request's metrics: the method itself
 // when it is a standard one, else "other". Clients choose the method freely,
 // and every distinct label value is a new series in this process and in

@@ -33,6 +33,7 @@ var statusOf = map[string]int{
 	apperr.OutOfStock:     http.StatusConflict,
 	apperr.InFlight:       http.StatusConflict,
 	apperr.TooLarge:       http.StatusRequestEntityTooLarge,
+	apperr.Unsupported:    http.StatusUnsupportedMediaType,
 	apperr.Unprocessable:  http.StatusUnprocessableEntity,
 	apperr.KeyReused:      http.StatusUnprocessableEntity,
 	apperr.TooManyRequest: http.StatusTooManyRequests,
@@ -49,7 +50,7 @@ var codeOf = map[int]string{
 	http.StatusNotFound:              apperr.NotFound,
 	http.StatusMethodNotAllowed:      "method-not-allowed",
 	http.StatusRequestEntityTooLarge: apperr.TooLarge,
-	http.StatusUnsupportedMediaType:  "unsupported-media-type",
+	http.StatusUnsupportedMediaType:  apperr.Unsupported,
 	http.StatusTooManyRequests:       apperr.TooManyRequest,
 	http.StatusServiceUnavailable:    apperr.Unavailable,
 }

@@ -62,6 +62,9 @@ type Server struct {
 	draining atomic.Bool
 	servers  []*http.Server
 	addrs    []net.Addr
+	// bodyLimits holds the routes allowed larger bodies (AllowBody), by
+	// method and route template.
+	bodyLimits map[string]echo.MiddlewareFunc
 }
 
 // NewServer returns a Server whose /readyz runs checks.
@@ -73,12 +76,14 @@ func NewServer(cfg Config, logger *slog.Logger, checks map[string]Check) *Server
 		cfg:      cfg,
 		logger:   logger,
 		checks:   checks,
+
+		bodyLimits: map[string]echo.MiddlewareFunc{},
 	}
 	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newHTTPMetrics(s.Registry)
 	for _, e := range []*echo.Echo{s.API, s.Internal} {
 		e.HTTPErrorHandler = s.handleError
-		e.Use(requestID, s.recoverPanic, s.observe(m), bodyLimit)
+		e.Use(requestID, s.recoverPanic, s.observe(m), s.limitBody)
 		e.GET("/healthz", s.healthz)
 		e.GET("/readyz", s.readyz)
 	}

@@ -1,7 +1,8 @@
 // Command seed loads the demo catalogue (over a thousand products in
 // fourteen categories) into a running stack through the public admin API,
-// as an administrator would. It is idempotent: a product whose SKU is
-// already there counts as done.
+// as an administrator would, and gives each product it creates a picture
+// that it draws itself. It is idempotent: a product whose SKU is already
+// there counts as done.
 //
 // Usage:
 //
@@ -19,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -147,34 +149,52 @@ var retryable = map[int]bool{
 	http.StatusServiceUnavailable: true, http.StatusGatewayTimeout: true,
 }
 
-// create posts p and reports whether it was created (true) or its SKU was
-// already there (false).
+// create posts p and gives it its picture, and reports whether it was
+// created (true) or its SKU was already there (false).
 func (c *client) create(ctx context.Context, p seedProduct) (bool, error) {
 	body, err := json.Marshal(p)
 	if err != nil {
 		return false, err
 	}
+	resp, err := c.call(ctx, http.MethodPost, "/api/catalog/products", "application/json", body, http.StatusCreated, http.StatusConflict)
+	if err != nil || resp.status == http.StatusConflict {
+		return false, err
+	}
+	var created struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(resp.body, &created); err != nil || created.ID == "" {
+		return false, fmt.Errorf("no product id in %s", resp.body)
+	}
+	if _, err := c.call(ctx, http.MethodPut, "/api/catalog/products/"+created.ID+"/image", "image/jpeg", picture(p), http.StatusOK); err != nil {
+		return false, fmt.Errorf("picture: %w", err)
+	}
+	return true, nil
+}
+
+// call sends a request with the admin token until it is answered with one
+// of the statuses in done, logging in again once when the token has
+// expired and retrying what is worth retrying.
+func (c *client) call(ctx context.Context, method, path, contentType string, body []byte, done ...int) (response, error) {
 	relogged := false
 	for attempt := 1; ; attempt++ {
-		resp, err := c.post(ctx, "/api/catalog/products", c.currentToken(), body)
+		resp, err := c.send(ctx, method, path, c.currentToken(), contentType, body)
 		switch {
-		case err == nil && resp.status == http.StatusCreated:
-			return true, nil
-		case err == nil && resp.status == http.StatusConflict:
-			return false, nil
+		case err == nil && slices.Contains(done, resp.status):
+			return resp, nil
 		case err == nil && resp.status == http.StatusUnauthorized && !relogged:
 			relogged = true
 			if err := c.login(ctx); err != nil {
-				return false, err
+				return response{}, err
 			}
 		case attempt < 6 && (err != nil && ctx.Err() == nil || retryable[resp.status]):
 			if err := sleep(ctx, resp.backoff(attempt)); err != nil {
-				return false, err
+				return response{}, err
 			}
 		case err != nil:
-			return false, err
+			return response{}, err
 		default:
-			return false, fmt.Errorf("%d %s", resp.status, resp.body)
+			return response{}, fmt.Errorf("%d %s", resp.status, resp.body)
 		}
 	}
 }
@@ -204,11 +224,16 @@ func (r response) backoff(attempt int) time.Duration {
 
 // post sends a JSON body.
 func (c *client) post(ctx context.Context, path, token string, body []byte) (response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	return c.send(ctx, http.MethodPost, path, token, "application/json", body)
+}
+
+// send sends one request.
+func (c *client) send(ctx context.Context, method, path, token, contentType string, body []byte) (response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
 	if err != nil {
 		return response{}, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image/jpeg"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"strings"
 	"sync"
 	"testing"
@@ -69,6 +71,7 @@ func TestDemoCatalogue(t *testing.T) {
 type fakeShop struct {
 	mu       sync.Mutex
 	skus     map[string]bool
+	pictures map[string]bool // product ids with a picture
 	logins   int
 	expired  bool
 	hiccuped bool
@@ -99,14 +102,28 @@ func (f *fakeShop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		default:
 			f.skus[p.SKU] = true
 			w.WriteHeader(http.StatusCreated)
+			_ = json.NewEncoder(w).Encode(map[string]string{"id": p.SKU})
 		}
+	case "/api/catalog/products/" + path.Base(path.Dir(r.URL.Path)) + "/image":
+		id := path.Base(path.Dir(r.URL.Path))
+		img, err := jpeg.Decode(r.Body)
+		if r.Method != http.MethodPut || r.Header.Get("Content-Type") != "image/jpeg" || err != nil || !f.skus[id] {
+			http.Error(w, "bad image", http.StatusBadRequest)
+			return
+		}
+		if b := img.Bounds(); b.Dx() != pictureWidth || b.Dy() != pictureHeight {
+			http.Error(w, "wrong size", http.StatusBadRequest)
+			return
+		}
+		f.pictures[id] = true
+		_ = json.NewEncoder(w).Encode(map[string]string{"id": id})
 	default:
 		http.NotFound(w, r)
 	}
 }
 
 func TestRunIsIdempotent(t *testing.T) {
-	shop := &fakeShop{skus: map[string]bool{}}
+	shop := &fakeShop{skus: map[string]bool{}, pictures: map[string]bool{}}
 	srv := httptest.NewServer(shop)
 	defer srv.Close()
 	env := map[string]string{"BASE_URL": srv.URL, "ADMIN_EMAIL": "admin@example.com", "ADMIN_PASSWORD": "secret-secret"}
@@ -122,6 +139,9 @@ func TestRunIsIdempotent(t *testing.T) {
 			t.Errorf("run %d ends with %q; want all %d %s", i+1, last, total, want)
 		}
 	}
+	if len(shop.pictures) != total {
+		t.Errorf("%d products got a picture, want all %d", len(shop.pictures), total)
+	}
 	if len(shop.skus) != total || shop.logins != 3 {
 		t.Errorf("%d products stored after %d logins; want %d after 3 (one per run, one after expiry)", len(shop.skus), shop.logins, total)
 	}
@@ -130,5 +150,22 @@ func TestRunIsIdempotent(t *testing.T) {
 func TestRunNeedsCredentials(t *testing.T) {
 	if err := run(context.Background(), nil, func(string) string { return "" }, &bytes.Buffer{}); err == nil {
 		t.Error("run without credentials succeeded")
+	}
+}
+
+// TestPicturesDiffer holds that products get pictures of their own, the
+// same on every run.
+func TestPicturesDiffer(t *testing.T) {
+	products := demoCatalogue()
+	seen := map[string]string{}
+	for _, p := range products[:40] {
+		pic := picture(p)
+		if !bytes.Equal(pic, picture(p)) {
+			t.Fatalf("%s: two runs draw different pictures", p.SKU)
+		}
+		if other, ok := seen[string(pic)]; ok {
+			t.Errorf("%s and %s have the same picture", p.SKU, other)
+		}
+		seen[string(pic)] = p.SKU
 	}
 }

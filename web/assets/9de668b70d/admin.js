@@ -1,8 +1,8 @@
 // The admin views: the product list, and the form that creates or edits a
 // product and its stock. Loaded only when an admin page is visited.
 
-import { h, money, minorDigits, field, alertBox, showAlert, busy, heading, hidden, checkForm, showProblem, markInvalid, needLogin, confirmAction } from './dom.js';
-import { catalog, currentUser, sessionReady } from './api.js';
+import { h, replace, money, minorDigits, field, alertBox, showAlert, busy, heading, hidden, checkForm, showProblem, markInvalid, needLogin, confirmAction } from './dom.js';
+import { catalog, currentUser, sessionReady, uploadImage, IMAGE_TYPES, MAX_IMAGE_BYTES } from './api.js';
 
 const PAGE_SIZE = 25;
 
@@ -187,6 +187,88 @@ export async function edit({ params: [id], signal, navigate }) {
     content: h('section', { class: 'narrow' },
       h('p', { class: 'back' }, h('a', { href: '#/admin' }, '← All products')),
       heading(p ? `Edit “${p.name}”` : 'Add a product'),
-      form),
+      form,
+      p && imagePanel(p)),
   };
+}
+
+/**
+ * imagePanel shows a product's image and uploads, replaces or removes it,
+ * with the upload's progress. The file's type and size are checked here
+ * first, so a wrong file is refused before it is sent; the catalog checks
+ * again and says why it refuses one.
+ */
+function imagePanel(p) {
+  let current = p.image;
+  const box = alertBox();
+  const preview = h('div', { class: 'image-preview' });
+  const input = h('input', { type: 'file', id: 'image-file', name: 'image', accept: IMAGE_TYPES.join(','), 'aria-describedby': 'image-hint' });
+  const progress = h('progress', { max: 1, value: 0, hidden: true, 'aria-label': 'Upload progress' });
+  const status = h('p', { class: 'image-status', role: 'status' });
+  const upload = h('button', { type: 'button', class: 'primary', onclick: send });
+  const remove = h('button', { type: 'button', class: 'secondary', onclick: drop }, 'Remove image');
+
+  function paint() {
+    replace(preview, current
+      ? h('img', { src: current.thumbnail_url, alt: `Current image of ${p.name}`, width: current.width, height: current.height })
+      : h('p', {}, 'No image yet: the shop shows the name’s initial instead.'));
+    upload.textContent = current ? 'Replace image' : 'Upload image';
+    remove.hidden = !current;
+  }
+
+  async function send() {
+    showAlert(box);
+    const file = input.files[0];
+    if (!file) return showAlert(box, 'Choose an image file first.');
+    if (!IMAGE_TYPES.includes(file.type)) return showAlert(box, 'The image must be a JPEG, PNG or WebP file.');
+    if (file.size > MAX_IMAGE_BYTES) return showAlert(box, `The image is ${(file.size / 1048576).toFixed(1)} MB; at most 5 MB are accepted.`);
+    const done = busy(upload, 'Uploading…');
+    progress.value = 0;
+    progress.hidden = false;
+    status.textContent = 'Uploading… 0%';
+    try {
+      const saved = await uploadImage(p.id, file, (sent) => {
+        progress.value = sent;
+        status.textContent = sent < 1 ? `Uploading… ${Math.floor(sent * 100)}%` : 'Processing the image…';
+      });
+      current = saved.image;
+      input.value = '';
+      status.textContent = 'Image saved.';
+    } catch (err) {
+      status.textContent = '';
+      showAlert(box, err.message);
+    } finally {
+      done();
+      progress.hidden = true;
+      paint();
+    }
+  }
+
+  async function drop() {
+    showAlert(box);
+    const done = busy(remove, 'Removing…');
+    try {
+      await catalog.removeImage(p.id);
+      current = null;
+      status.textContent = 'Image removed.';
+    } catch (err) {
+      showAlert(box, err.message);
+    } finally {
+      done();
+      paint();
+    }
+  }
+
+  paint();
+  return h('section', { class: 'stack image-panel', 'aria-labelledby': 'image-heading' },
+    h('h2', { id: 'image-heading' }, 'Image'),
+    box,
+    preview,
+    h('div', { class: 'field' },
+      h('label', { for: 'image-file' }, 'Image file'),
+      input,
+      h('p', { class: 'hint', id: 'image-hint' }, 'JPEG, PNG or WebP, up to 5 MB. Location and camera details are removed.')),
+    h('p', { class: 'actions' }, upload, remove),
+    progress,
+    status);
 }

@@ -179,7 +179,45 @@ export const catalog = {
   create: (body) => request('/api/catalog/products', { method: 'POST', body, auth: true }),
   update: (productId, body) => request(`/api/catalog/products/${id(productId)}`, { method: 'PATCH', body, auth: true }),
   remove: (productId) => request(`/api/catalog/products/${id(productId)}`, { method: 'DELETE', auth: true }),
+  removeImage: (productId) => request(`/api/catalog/products/${id(productId)}/image`, { method: 'DELETE', auth: true }),
 };
+
+/** IMAGE_TYPES and MAX_IMAGE_BYTES are what the catalog takes as a product image. */
+export const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'];
+export const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
+
+/**
+ * uploadImage sends a file as a product's image and returns the product.
+ * It uses XMLHttpRequest, whose upload reports progress (fetch's does not):
+ * onProgress gets the fraction sent, from 0 to 1.
+ */
+export async function uploadImage(productId, file, onProgress) {
+  if (token && Date.now() > tokenExpiresAt - 30_000) await refresh();
+  const send = () => new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('PUT', `/api/catalog/products/${id(productId)}/image`);
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.setRequestHeader('Content-Type', file.type);
+    if (token) xhr.setRequestHeader('Authorization', `Bearer ${token}`);
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress?.(e.loaded / e.total); };
+    xhr.onload = () => resolve(xhr);
+    xhr.onerror = () => reject(new ApiError(0, null));
+    xhr.ontimeout = () => reject(new ApiError(408, null));
+    xhr.timeout = 120_000;
+    xhr.send(file);
+  });
+  let xhr = await send();
+  if (xhr.status === 401 && (await refresh())) xhr = await send();
+  if (xhr.status === 401) forget();
+  let data = null;
+  try {
+    data = JSON.parse(xhr.responseText);
+  } catch {
+    // not JSON: ApiError says what the status means
+  }
+  if (xhr.status < 200 || xhr.status > 299) throw new ApiError(xhr.status, data, xhr.getResponseHeader('Retry-After'));
+  return data;
+}
 
 export const orders = {
   place: (items, idempotencyKey) =>

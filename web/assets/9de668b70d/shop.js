@@ -114,16 +114,45 @@ function count(n) {
   return n === 1 ? '1 product shown.' : `${n} products shown.`;
 }
 
-// Product cards get one of a few colours, derived from the name, instead of
-// images the catalog does not have.
+// A product without an image gets its initial on one of a few colours,
+// derived from the name.
 function hue(name) {
   let n = 0;
   for (const ch of name) n = (n * 31 + ch.codePointAt(0)) % 8;
   return n;
 }
 
+// The catalog keeps a thumbnail at most THUMBNAIL_SIZE pixels on its longer
+// side (services/catalog/imaging), never enlarged.
+const THUMBNAIL_SIZE = 400;
+
+/** thumbnailWidth is the width of an image's thumbnail, as the catalog scales it. */
+export function thumbnailWidth({ width, height }) {
+  if (width <= THUMBNAIL_SIZE && height <= THUMBNAIL_SIZE) return width;
+  return width >= height ? THUMBNAIL_SIZE : Math.max(1, Math.floor((width * THUMBNAIL_SIZE) / height));
+}
+
+/**
+ * thumb is a product's picture: its image, the browser choosing the
+ * thumbnail or the full image for the space and the screen's density
+ * (srcset), loaded only when it nears the viewport; or, without one, the
+ * name's initial.
+ */
 function thumb(p, big = false) {
-  return h('div', { class: `thumb hue-${hue(p.name)}${big ? ' big' : ''}`, 'aria-hidden': 'true' },
+  const cls = `thumb${big ? ' big' : ''}`;
+  const img = p.image;
+  if (img) {
+    const tw = thumbnailWidth(img);
+    // loading and srcset come before src: the browser picks what to fetch
+    // once src is set.
+    return h('img', {
+      class: `${cls} photo`, loading: big ? 'eager' : 'lazy', decoding: 'async', width: img.width, height: img.height,
+      sizes: big ? '(min-width: 45rem) 40vw, 100vw' : '(max-width: 30rem) 50vw, 14rem',
+      srcset: tw < img.width ? `${img.thumbnail_url} ${tw}w, ${img.url} ${img.width}w` : null,
+      src: big ? img.url : img.thumbnail_url, alt: p.name,
+    });
+  }
+  return h('div', { class: `${cls} hue-${hue(p.name)}`, 'aria-hidden': 'true' },
     [...p.name.trim()][0]?.toUpperCase() ?? '?');
 }
 

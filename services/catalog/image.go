@@ -1,0 +1,186 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"mime"
+	"strings"
+	"time"
+
+	"bazaar/platform/apperr"
+	"bazaar/platform/ident"
+)
+
+// Image is a product's picture as clients see it: the re-encoded image and a
+// thumbnail of it, both at URLs that never change their content (they may
+// be relative to the site), and the image's size in pixels.
+type Image struct {
+	URL          string `json:"url"`
+	ThumbnailURL string `json:"thumbnail_url"`
+	Width        int    `json:"width"`
+	Height       int    `json:"height"`
+}
+
+// MaxImageBytes is the largest image upload (5 MiB); nginx has the same limit
+// on the upload route.
+const MaxImageBytes = 5 << 20
+
+// ImageTypes are the media types an upload may declare.
+var ImageTypes = []string{"image/jpeg", "image/png", "image/webp"}
+
+// ImageType returns the media type of a Content-Type header when it is one
+// of ImageTypes, else an Unsupported error that names them.
+func ImageType(contentType string) (string, error) {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err == nil {
+		for _, t := range ImageTypes {
+			if mt == t {
+				return t, nil
+			}
+		}
+	}
+	return "", apperr.Errorf(apperr.Unsupported, "An image must be sent as %s; the request says %q.", strings.Join(ImageTypes, ", "), clip(contentType, 100))
+}
+
+// ImageTooLarge is the refusal of an upload over MaxImageBytes.
+func ImageTooLarge() error {
+	return apperr.Errorf(apperr.TooLarge, "An image may have at most %d bytes (5 MiB).", MaxImageBytes)
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// ImageFile is one encoded file of a processed image. Key names it by its
+// content, so a stored file never changes and may be cached for ever.
+type ImageFile struct {
+	Key         string
+	ContentType string
+	Data        []byte
+}
+
+// ProcessedImage is what an upload becomes: the image re-encoded without
+// its metadata (Full, Width × Height pixels) and a thumbnail.
+type ProcessedImage struct {
+	Full, Thumbnail ImageFile
+	Width, Height   int
+}
+
+// ImageProcessor checks an upload of a declared media type and re-encodes
+// it. It answers Unsupported when the bytes are not an image of that type,
+// and Unprocessable when the image is too large to decode, before decoding
+// any pixel.
+type ImageProcessor interface {
+	Process(ctx context.Context, mediaType string, data []byte) (ProcessedImage, error)
+}
+
+// MediaStore keeps image files by key and says where clients fetch them.
+// Files are never overwritten with other content (keys name content), and
+// never deleted while a page may still show them.
+type MediaStore interface {
+	Put(ctx context.Context, f ImageFile) error
+	URL(key string) string
+}
+
+// ProductImageStore records which image a product shows; nil removes it.
+// It answers NotFound for an id that names no live product.
+type ProductImageStore interface {
+	FindProduct(ctx context.Context, id string) (Product, error)
+	SetProductImage(ctx context.Context, id string, img *Image) (Product, error)
+}
+
+// ImageObserver hears how image uploads end: the ones stored, with their
+// size and the time their processing took, and the ones refused, with the
+// error they were refused with.
+type ImageObserver interface {
+	ImageStored(bytes int, processing time.Duration)
+	ImageRefused(err error)
+}
+
+// ImageServiceConfig holds an ImageService's dependencies.
+type ImageServiceConfig struct {
+	Products  ProductImageStore
+	Processor ImageProcessor
+	Store     MediaStore
+	// Observer, when set, hears every upload's outcome.
+	Observer ImageObserver
+}
+
+// ImageService gives products their pictures.
+type ImageService struct {
+	cfg ImageServiceConfig
+}
+
+// NewImageService returns an ImageService over cfg's dependencies.
+func NewImageService(cfg ImageServiceConfig) *ImageService {
+	return &ImageService{cfg: cfg}
+}
+
+// Refused reports an upload refused before SetImage (by the HTTP layer)
+// to the observer, and returns err.
+func (s *ImageService) Refused(err error) error {
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.ImageRefused(err)
+	}
+	return err
+}
+
+// SetImage makes the upload data, of the Content-Type contentType, the
+// product's image. Nothing is stored or changed when it is refused.
+func (s *ImageService) SetImage(ctx context.Context, id, contentType string, data []byte) (Product, error) {
+	start := time.Now()
+	p, err := s.setImage(ctx, id, contentType, data)
+	if s.cfg.Observer != nil {
+		if err != nil {
+			s.cfg.Observer.ImageRefused(err)
+		} else {
+			s.cfg.Observer.ImageStored(len(data), time.Since(start))
+		}
+	}
+	return p, err
+}
+
+func (s *ImageService) setImage(ctx context.Context, id, contentType string, data []byte) (Product, error) {
+	if !ident.IsUUID(id) {
+		return Product{}, ProductNotFound(id)
+	}
+	mediaType, err := ImageType(contentType)
+	if err != nil {
+		return Product{}, err
+	}
+	if len(data) > MaxImageBytes {
+		return Product{}, ImageTooLarge()
+	}
+	// A product that is gone costs no processing.
+	if _, err := s.cfg.Products.FindProduct(ctx, id); err != nil {
+		return Product{}, err
+	}
+	img, err := s.cfg.Processor.Process(ctx, mediaType, data)
+	if err != nil {
+		return Product{}, err
+	}
+	for _, f := range []ImageFile{img.Full, img.Thumbnail} {
+		if err := s.cfg.Store.Put(ctx, f); err != nil {
+			return Product{}, fmt.Errorf("store image %s: %w", f.Key, err)
+		}
+	}
+	return s.cfg.Products.SetProductImage(ctx, id, &Image{
+		URL:          s.cfg.Store.URL(img.Full.Key),
+		ThumbnailURL: s.cfg.Store.URL(img.Thumbnail.Key),
+		Width:        img.Width,
+		Height:       img.Height,
+	})
+}
+
+// RemoveImage leaves the product without an image. The files stay in the
+// store, so that pages and caches that still name them keep working.
+func (s *ImageService) RemoveImage(ctx context.Context, id string) error {
+	if !ident.IsUUID(id) {
+		return ProductNotFound(id)
+	}
+	_, err := s.cfg.Products.SetProductImage(ctx, id, nil)
+	return err
+}
