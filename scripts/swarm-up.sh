@@ -18,6 +18,9 @@
 #                      (secrets/swarm-$STACK_NAME), which later runs reuse
 #   SWARM_BUILD        0: use the service images as they are, build nothing
 #   SWARM_WAIT_TIMEOUT seconds to wait for convergence (default 300)
+#   COMPOSE_PROFILES   Grafana runs when it names grafana, as for `make up`,
+#                      unless the images are the local stand-ins (Grafana has
+#                      none); GRAFANA_REPLICAS=0|1 decides instead when set
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -83,6 +86,23 @@ for svc in catalog users orders edge; do
 	export "${svc^^}_IMAGE_ID=$id"
 done
 
+# Grafana (the grafana profile of Compose) has no local stand-in: with the
+# stand-ins the stack keeps the service, at no tasks.
+if [ -z "${GRAFANA_REPLICAS:-}" ]; then
+	GRAFANA_REPLICAS=0
+	if [[ ,${COMPOSE_PROFILES:-}, == *,grafana,* ]]; then
+		if [ "${BAZAAR_IMAGES:-}" = local ]; then
+			echo "==> Grafana has no local stand-in: running without it"
+		else
+			GRAFANA_REPLICAS=1
+		fi
+	fi
+fi
+case $GRAFANA_REPLICAS in
+0 | 1) export GRAFANA_REPLICAS ;;
+*) echo "swarm-up: GRAFANA_REPLICAS=$GRAFANA_REPLICAS is neither 0 nor 1" >&2; exit 2 ;;
+esac
+
 # --- Secrets and configs -------------------------------------------------
 src=$(cd "${SECRETS_DIR:-secrets/development}" && pwd)
 work=${SWARM_SECRETS_WORKDIR:-secrets/swarm-$STACK_NAME}
@@ -105,11 +125,15 @@ export SECRETS_DIR=$work
 # digest FILE...: a short digest of the files' contents, the version in the
 # names of the configs and secrets made from them.
 digest() { cat "$@" | sha256sum | cut -c1-12; }
-export NGINX_CONFIG_VERSION PROMETHEUS_CONFIG_VERSION DATA_CONFIG_VERSION SECRETS_VERSION
+export NGINX_CONFIG_VERSION PROMETHEUS_CONFIG_VERSION DATA_CONFIG_VERSION SECRETS_VERSION \
+	ALERTMANAGER_CONFIG_VERSION GRAFANA_CONFIG_VERSION
 NGINX_CONFIG_VERSION=$(digest nginx/nginx.conf nginx/swarm/*.conf nginx/snippets/*.conf \
 	"nginx/modes/limits-${RATE_LIMITS:-on}.conf" "nginx/modes/http-${HTTPS_REDIRECT:-off}.conf")
 PROMETHEUS_CONFIG_VERSION=$(digest swarm/prometheus.yml observability/prometheus/rules/*.yml)
-DATA_CONFIG_VERSION=$(digest db/init/* db/redis/redis.sh)
+DATA_CONFIG_VERSION=$(digest db/init/* db/redis/redis.sh db/replica/exporter-queries.yaml)
+ALERTMANAGER_CONFIG_VERSION=$(digest observability/alertmanager/alertmanager.yml \
+	observability/alertmanager/entrypoint.sh observability/alertmanager/templates/*)
+GRAFANA_CONFIG_VERSION=$(digest observability/grafana/provisioning/*/*.yml observability/grafana/dashboards/*.json)
 SECRETS_VERSION=$(digest "$work"/*)
 
 # --- Deploy and wait -----------------------------------------------------
@@ -131,6 +155,7 @@ cat <<MSG
   Storefront   http://localhost:${HTTP_PORT:-8080}/   https://localhost:${HTTPS_PORT:-8443}/
   API          http://localhost:${HTTP_PORT:-8080}/api/catalog/products
   Prometheus   docker exec \$(docker ps -qf label=com.docker.swarm.service.name=${STACK_NAME}_prometheus) promtool query instant http://127.0.0.1:9090 up
+  Alertmanager docker exec \$(docker ps -qf label=com.docker.swarm.service.name=${STACK_NAME}_alertmanager) amtool --alertmanager.url=http://127.0.0.1:9093 alert query
 
   docker stack services $STACK_NAME    the services      make swarm-down   remove the stack (data kept)
 MSG

@@ -17,7 +17,13 @@ pending() {
 	[ -n "$services" ] || { echo "no services yet"; return; }
 	while read -r id name replicas; do
 		replicas=${replicas%% *} # "2/2 (max 1 per node)"
-		if [ "${replicas%/*}" != "${replicas#*/}" ] || [ "${replicas#*/}" = 0 ]; then
+		if [ "${replicas%/*}" != "${replicas#*/}" ]; then
+			echo "$name: $replicas tasks running"
+		elif [ "$replicas" = 0/0 ] && [ "$(docker service inspect --format \
+			'{{with .Spec.Mode.Replicated}}{{.Replicas}}{{end}}' "$id")" != 0 ]; then
+			# A global service before the scheduler has counted the nodes;
+			# a replicated one set to no tasks (Grafana without its image)
+			# has converged.
 			echo "$name: $replicas tasks running"
 		fi
 		update=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$id")

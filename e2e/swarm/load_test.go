@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"bazaar/e2e/internal/load"
+	"bazaar/e2e/internal/shop"
 )
 
 // request is one kind of request of a load and the statuses it may get.
@@ -31,16 +32,17 @@ type request struct {
 // mixed is a load over every service, one second's worth: reads of each
 // service, a login and an order placement. Orders are placed with an
 // Idempotency-Key, as a careful client does.
-func mixed(customer *Client, email string, p product) []request {
+func mixed(customer shop.Account, p shop.Product) []request {
 	ok := []int{http.StatusOK}
+	token := customer.API.Token
 	mix := []request{
 		{"GET /api/catalog/products", "GET", "/api/catalog/products?limit=5", "", nil, ok},
-		{"GET /api/users/me", "GET", "/api/users/me", customer.Token, nil, ok},
+		{"GET /api/users/me", "GET", "/api/users/me", token, nil, ok},
 		{"GET /api/catalog/products/{id}", "GET", "/api/catalog/products/" + p.ID, "", nil, ok},
-		{"GET /api/orders", "GET", "/api/orders?limit=5", customer.Token, nil, ok},
-		{"POST /api/users/login", "POST", "/api/users/login", "", map[string]string{"email": email, "password": "correct horse battery"}, ok},
+		{"GET /api/orders", "GET", "/api/orders?limit=5", token, nil, ok},
+		{"POST /api/users/login", "POST", "/api/users/login", "", map[string]string{"email": customer.Email, "password": customer.Password}, ok},
 		{"GET /api/catalog/categories", "GET", "/api/catalog/categories", "", nil, ok},
-		{"POST /api/orders", "POST", "/api/orders", customer.Token,
+		{"POST /api/orders", "POST", "/api/orders", token,
 			map[string]any{"items": []map[string]any{{"product_id": p.ID, "quantity": 1}}}, []int{http.StatusCreated}},
 	}
 	return slices.Concat(mix, mix[:4], mix, mix[:2]) // 20 requests
@@ -74,7 +76,7 @@ func (l *loadRun) start(ctx context.Context, phase string, rate float64, d time.
 			out.Err = fmt.Errorf("%w: status %d: %.300s", errUnexpected, out.Status, body)
 		}
 		if out.Err == nil && out.Status == http.StatusCreated && r.path == "/api/orders" {
-			var o order
+			var o shop.Order
 			if err := json.Unmarshal(body, &o); err != nil || o.ID == "" {
 				out.Err = fmt.Errorf("201 without an order: %.300s", body)
 			} else {

@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"bazaar/e2e/internal/shop"
 	"bazaar/e2e/internal/short"
 )
 
@@ -28,6 +27,7 @@ type deployment struct {
 	Name    string // the stack's name
 	BaseURL string // nginx over HTTP on this node, e.g. http://127.0.0.1:41234
 	TLSURL  string // nginx over HTTPS
+	Grafana bool   // whether Grafana runs (GRAFANA_REPLICAS=1)
 	env     []string
 }
 
@@ -137,12 +137,17 @@ func deploy(ctx context.Context, root, name string) (*deployment, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Grafana as Compose runs it: when COMPOSE_PROFILES names it (make
+	// leaves it out with the local stand-ins, which have no Grafana).
+	grafana := slices.Contains(strings.Split(os.Getenv("COMPOSE_PROFILES"), ","), "grafana")
 	d := &deployment{
 		Root:    root,
 		Name:    name,
 		BaseURL: fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
 		TLSURL:  fmt.Sprintf("https://127.0.0.1:%d", ports[1]),
+		Grafana: grafana,
 		env: append(append(os.Environ(), images...),
+			"GRAFANA_REPLICAS="+map[bool]string{true: "1", false: "0"}[grafana],
 			"STACK_NAME="+name,
 			fmt.Sprintf("HTTP_PORT=%d", ports[0]),
 			fmt.Sprintf("HTTPS_PORT=%d", ports[1]),
@@ -272,120 +277,26 @@ func mustDocker(t *testing.T, args ...string) string {
 	return out
 }
 
-// Client talks to the stack through nginx.
-type Client struct {
-	Base  string
-	Token string // sent as a Bearer token when set
-	HTTP  *http.Client
-}
-
-func newClient(tb testing.TB) *Client {
-	return &Client{Base: mustStack(tb).BaseURL, HTTP: &http.Client{Timeout: 30 * time.Second}}
-}
-
-// Do sends a request with a JSON body (when body is not nil) and fails the
-// test unless the answer has the status want; the answer's JSON body is
-// decoded into v when v is not nil.
-func (c *Client) Do(tb testing.TB, method, path string, body any, want int, v any) {
+// theShop is the stack as the shop suite (e2e/internal/shop) sees it: its
+// nginx and its administrator (the development secret set's).
+func theShop(tb testing.TB) *shop.Shop {
 	tb.Helper()
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.Base+path, r)
+	d := mustStack(tb)
+	pw, err := os.ReadFile(filepath.Join(d.Root, "secrets", "development", "admin_password"))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	return &shop.Shop{
+		BaseURL:       d.BaseURL,
+		TLSURL:        d.TLSURL,
+		AdminEmail:    "admin@bazaar.local",
+		AdminPassword: strings.TrimRight(string(pw), "\r\n"),
 	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatalf("%s %s: %v", method, path, err)
-	}
-	if resp.StatusCode != want {
-		tb.Fatalf("%s %s: status %d, want %d; body: %.300s", method, path, resp.StatusCode, want, data)
-	}
-	if v != nil {
-		if err := json.Unmarshal(data, v); err != nil {
-			tb.Fatalf("%s %s: decode %.300s: %v", method, path, data, err)
-		}
-	}
-}
-
-// signIn signs an account in and returns its client.
-func signIn(tb testing.TB, email, password string) *Client {
-	tb.Helper()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	newClient(tb).Do(tb, "POST", "/api/users/login", map[string]string{"email": email, "password": password}, http.StatusOK, &tok)
-	c := newClient(tb)
-	c.Token = tok.AccessToken
-	return c
-}
-
-// newCustomer registers a customer and signs them in.
-func newCustomer(tb testing.TB) *Client {
-	tb.Helper()
-	c, _ := newCustomerEmail(tb)
-	return c
-}
-
-// newCustomerEmail registers a customer, with the password "correct horse
-// battery", and signs them in.
-func newCustomerEmail(tb testing.TB) (*Client, string) {
-	tb.Helper()
-	email := fmt.Sprintf("swarm-%d@example.com", time.Now().UnixNano())
-	newClient(tb).Do(tb, "POST", "/api/users/register",
-		map[string]string{"email": email, "password": "correct horse battery", "name": "Swarm Customer"}, http.StatusCreated, nil)
-	return signIn(tb, email, "correct horse battery"), email
-}
-
-// admin signs the stack's administrator in (the development secret set).
-func admin(tb testing.TB) *Client {
-	tb.Helper()
-	pw, err := os.ReadFile(filepath.Join(mustStack(tb).Root, "secrets", "development", "admin_password"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return signIn(tb, "admin@bazaar.local", strings.TrimRight(string(pw), "\r\n"))
-}
-
-// product is a catalog product, as far as these tests read it.
-type product struct {
-	ID         string `json:"id"`
-	SKU        string `json:"sku"`
-	PriceCents int64  `json:"price_cents"`
-	Stock      int    `json:"stock"`
-}
-
-// order is an order, as far as these tests read it.
-type order struct {
-	ID         string `json:"id"`
-	Status     string `json:"status"`
-	TotalCents int64  `json:"total_cents"`
 }
 
 // newProduct adds a product with the given stock, as the administrator.
-func newProduct(tb testing.TB, stock int) product {
+func newProduct(tb testing.TB, stock int) shop.Product {
 	tb.Helper()
-	var p product
-	admin(tb).Do(tb, "POST", "/api/catalog/products", map[string]any{
-		"sku": fmt.Sprintf("SWARM-%d", time.Now().UnixNano()), "name": "Swarm item", "description": "Sold on a swarm.",
-		"price_cents": 250, "currency": "USD", "stock": stock, "category": "swarm",
-	}, http.StatusCreated, &p)
-	return p
+	s := theShop(tb)
+	return shop.AddProduct(tb, s.Admin(tb).API, shop.SampleProduct(shop.UniqueWord(), "swarm", 250, stock))
 }

@@ -2,95 +2,26 @@ package swarm
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
-	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"bazaar/e2e/internal/load"
+	"bazaar/e2e/internal/shop"
 )
 
-// The tests run in this file's order on the one stack: the shop, then
-// scaling, rolling updates and lost tasks, each under load.
+// The tests run in this file's order on the one stack, after those of
+// observability_test.go: the shop, then scaling, rolling updates and lost
+// tasks, each under load.
 
-// TestShop walks the shop's main path through nginx on the swarm: the
-// storefront over HTTP and HTTPS, sign-up and sign-in, a product, an order,
-// its listing and its cancellation, with the stock following.
+// TestShop runs the shop suite (e2e/internal/shop), the one the root
+// package runs on the Compose stack, through nginx on the swarm: the
+// storefront over HTTP and HTTPS, the order's journey, the invariants under
+// concurrency and retries, and the answers to strangers and forgers.
 func TestShop(t *testing.T) {
-	s := mustStack(t)
-	for _, base := range []string{s.BaseURL, s.TLSURL} {
-		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // the self-signed pair swarm-up made
-		}}
-		resp, err := c.Get(base + "/")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<html") {
-			t.Fatalf("GET %s/: status %d, body %.200s", base, resp.StatusCode, body)
-		}
-		if resp.Header.Get("X-Request-Id") == "" {
-			t.Errorf("GET %s/: no X-Request-Id", base)
-		}
-	}
-
-	p := newProduct(t, 10)
-	var got product
-	newClient(t).Do(t, "GET", "/api/catalog/products/"+p.ID, nil, http.StatusOK, &got)
-	if got != p {
-		t.Errorf("GET the product: %+v, want %+v", got, p)
-	}
-	var page struct {
-		Items []product `json:"items"`
-	}
-	newClient(t).Do(t, "GET", "/api/catalog/products?category=swarm&limit=100", nil, http.StatusOK, &page)
-	if !slices.ContainsFunc(page.Items, func(q product) bool { return q.ID == p.ID }) {
-		t.Errorf("the product is not in its category's listing: %+v", page.Items)
-	}
-
-	customer := newCustomer(t)
-	var me struct {
-		Email string `json:"email"`
-	}
-	customer.Do(t, "GET", "/api/users/me", nil, http.StatusOK, &me)
-	if !strings.HasPrefix(me.Email, "swarm-") {
-		t.Errorf("GET /api/users/me: %+v", me)
-	}
-
-	var o order
-	customer.Do(t, "POST", "/api/orders", map[string]any{"items": []map[string]any{{"product_id": p.ID, "quantity": 3}}}, http.StatusCreated, &o)
-	if o.Status != "confirmed" || o.TotalCents != 3*p.PriceCents {
-		t.Errorf("order %+v, want confirmed with total %d", o, 3*p.PriceCents)
-	}
-	newClient(t).Do(t, "GET", "/api/catalog/products/"+p.ID, nil, http.StatusOK, &got)
-	if got.Stock != 7 {
-		t.Errorf("stock after ordering 3 of 10: %d, want 7", got.Stock)
-	}
-	var mine struct {
-		Items []order `json:"items"`
-	}
-	customer.Do(t, "GET", "/api/orders", nil, http.StatusOK, &mine)
-	if len(mine.Items) != 1 || mine.Items[0].ID != o.ID {
-		t.Errorf("GET /api/orders: %+v, want just %s", mine.Items, o.ID)
-	}
-	// Out of stock: refused, and nothing is taken.
-	customer.Do(t, "POST", "/api/orders", map[string]any{"items": []map[string]any{{"product_id": p.ID, "quantity": 8}}}, http.StatusConflict, nil)
-	customer.Do(t, "POST", "/api/orders/"+o.ID+"/cancel", nil, http.StatusOK, &o)
-	if o.Status != "cancelled" {
-		t.Errorf("cancelled order: %+v", o)
-	}
-	newClient(t).Do(t, "GET", "/api/catalog/products/"+p.ID, nil, http.StatusOK, &got)
-	if got.Stock != 10 {
-		t.Errorf("stock after the cancellation: %d, want 10", got.Stock)
-	}
-	// Another customer cannot see the order.
-	newCustomer(t).Do(t, "GET", "/api/orders/"+o.ID, nil, http.StatusNotFound, nil)
+	shop.Run(t, theShop(t))
 }
 
 // TestEdgeReachesOnlyTheAPI: from nginx, each service's API port answers
@@ -209,9 +140,9 @@ func TestScaleCatalog(t *testing.T) {
 // placements runs through nginx, and requires that not one request fails.
 func TestRollingUpdate(t *testing.T) {
 	s := mustStack(t)
-	customer, email := newCustomerEmail(t)
+	customer := theShop(t).NewShopper(t, "Swarm Customer")
 	p := newProduct(t, 1_000_000)
-	l := newLoad(mixed(customer, email, p))
+	l := newLoad(mixed(customer, p))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	const rate = 20
@@ -253,7 +184,7 @@ func TestRollingUpdate(t *testing.T) {
 	if want := int(res.Elapsed.Seconds() * rate * 0.9); len(res.List) < want {
 		t.Errorf("the load got %d answers in %s, want at least %d", len(res.List), res.Elapsed.Round(time.Second), want)
 	}
-	wantOrders(t, customer, l.ordersPlaced())
+	wantOrders(t, customer.API, l.ordersPlaced())
 }
 
 // TestTaskKilled kills one task of each of catalog, users and orders (the
@@ -263,9 +194,9 @@ func TestRollingUpdate(t *testing.T) {
 // many is reported.
 func TestTaskKilled(t *testing.T) {
 	s := mustStack(t)
-	customer, email := newCustomerEmail(t)
+	customer := theShop(t).NewShopper(t, "Swarm Customer")
 	p := newProduct(t, 1_000_000)
-	l := newLoad(mixed(customer, email, p))
+	l := newLoad(mixed(customer, p))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
@@ -298,7 +229,7 @@ func TestTaskKilled(t *testing.T) {
 	if len(res.List) == 0 {
 		t.Fatal("no answers")
 	}
-	wantOrders(t, customer, l.ordersPlaced())
+	wantOrders(t, customer.API, l.ordersPlaced())
 }
 
 // updateStarted waits until Swarm has begun the update of a service asked
@@ -320,7 +251,7 @@ func updateStarted(t *testing.T, svc string, asked time.Time) {
 
 // wantOrders requires that every order answered 201 is the customer's and
 // confirmed.
-func wantOrders(t *testing.T, customer *Client, ids []string) {
+func wantOrders(t *testing.T, customer *shop.Client, ids []string) {
 	t.Helper()
 	if len(ids) == 0 {
 		t.Fatal("no order was placed")
@@ -333,7 +264,7 @@ func wantOrders(t *testing.T, customer *Client, ids []string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var o order
+		var o shop.Order
 		err = json.NewDecoder(resp.Body).Decode(&o)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK || err != nil || o.ID != id || o.Status != "confirmed" {

@@ -1,0 +1,669 @@
+package swarm
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"bazaar/e2e/internal/shop"
+)
+
+// The observability of the Swarm stack: Prometheus delivers to
+// Alertmanager, and the dashboards, provisioned as in Compose, show data
+// from the Swarm Prometheus. The stack publishes neither Prometheus,
+// Alertmanager nor Grafana, so the tests ask them from a probe on the
+// stack's metrics network, where Grafana sits.
+
+// TestStackMountsObservabilityLint: the stack file mounts every dashboard,
+// provisioning file, alert rule file and Alertmanager file of observability/
+// as a config, at the path where docker-compose.yml mounts it, so that what
+// the Compose stack loads the Swarm stack loads too.
+func TestStackMountsObservabilityLint(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "swarm", "stack.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Services map[string]struct {
+			Configs []struct {
+				Source string `yaml:"source"`
+				Target string `yaml:"target"`
+			} `yaml:"configs"`
+		} `yaml:"services"`
+		Configs map[string]struct {
+			File string `yaml:"file"`
+		} `yaml:"configs"`
+	}
+	if err := yaml.Unmarshal(raw, &file); err != nil {
+		t.Fatal(err)
+	}
+	// mounted is, per service, target path → the file it comes from,
+	// relative to the repository's root.
+	mounted := func(service string) map[string]string {
+		out := map[string]string{}
+		for _, c := range file.Services[service].Configs {
+			out[c.Target] = filepath.Clean(filepath.Join("swarm", file.Configs[c.Source].File))
+		}
+		return out
+	}
+	want := []struct {
+		service, glob, dir, target string
+	}{
+		{"grafana", "observability/grafana/dashboards/*.json", "observability/grafana/dashboards", "/var/lib/grafana/dashboards"},
+		{"grafana", "observability/grafana/provisioning/*/*.yml", "observability/grafana/provisioning", "/etc/grafana/provisioning"},
+		{"prometheus", "observability/prometheus/rules/*.yml", "observability/prometheus/rules", "/etc/prometheus/rules"},
+		{"alertmanager", "observability/alertmanager/*", "observability/alertmanager", "/etc/alertmanager"},
+		{"alertmanager", "observability/alertmanager/templates/*", "observability/alertmanager", "/etc/alertmanager"},
+	}
+	for _, w := range want {
+		files, err := filepath.Glob(filepath.Join("..", "..", w.glob))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("%s: no files (%v)", w.glob, err)
+		}
+		m := mounted(w.service)
+		for _, f := range files {
+			if st, err := os.Stat(f); err != nil || st.IsDir() {
+				continue
+			}
+			rel, _ := filepath.Rel(filepath.Join("..", ".."), f)
+			inDir, _ := filepath.Rel(w.dir, rel)
+			target := w.target + "/" + filepath.ToSlash(inDir)
+			if got, ok := m[target]; !ok || got != rel {
+				t.Errorf("swarm/stack.yml: %s mounts %q at %s, want %s there, as in docker-compose.yml", w.service, got, target, rel)
+			}
+		}
+	}
+}
+
+// TestAlertmanagerReachedByPrometheus: Prometheus has found the
+// Alertmanager task (tasks.alertmanager), lists it among its active
+// Alertmanagers, scrapes it, and has sent it nothing in vain; Alertmanager
+// answers on the metrics network with the routes of
+// observability/alertmanager.
+func TestAlertmanagerReachedByPrometheus(t *testing.T) {
+	mustStack(t)
+	am := tasks(t, "alertmanager", "metrics")
+	if len(am) != 1 {
+		t.Fatalf("alertmanager runs %d tasks on the metrics network, want 1", len(am))
+	}
+	var addr string
+	for _, a := range am {
+		addr = a
+	}
+	p := newProbe(t)
+	want := "http://" + addr + ":9093/api/v2/alerts"
+	var listed []string
+	if !eventually(60*time.Second, func() bool {
+		var data struct {
+			Active []struct {
+				URL string `json:"url"`
+			} `json:"activeAlertmanagers"`
+		}
+		if err := p.promAPI("/api/v1/alertmanagers", &data); err != nil {
+			t.Logf("Prometheus: %v", err)
+			return false
+		}
+		listed = listed[:0]
+		for _, a := range data.Active {
+			listed = append(listed, a.URL)
+		}
+		return slices.Contains(listed, want)
+	}) {
+		t.Fatalf("Prometheus's active Alertmanagers: %v, want %s", listed, want)
+	}
+	t.Logf("Prometheus's active Alertmanagers: %v", listed)
+	if !eventually(45*time.Second, func() bool { return promCount(t, `count(up{job="alertmanager"} == 1)`) == 1 }) {
+		t.Errorf("Prometheus does not scrape Alertmanager (up{job=\"alertmanager\"})")
+	}
+	if n := promCount(t, `sum(prometheus_notifications_errors_total)`); n != 0 {
+		t.Errorf("Prometheus counts %d errors sending alerts to Alertmanager, want 0", n)
+	}
+
+	body, status, err := p.get("http://alertmanager:9093/api/v2/status")
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("Alertmanager's status from the metrics network: %d %v %.300s", status, err, body)
+	}
+	var st struct {
+		Config struct {
+			Original string `json:"original"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal(body, &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, receiver := range []string{"receiver: critical", "receiver: warning", "alertname=\"PostgresDown\""} {
+		if !strings.Contains(st.Config.Original, receiver) {
+			t.Errorf("Alertmanager's configuration has no %q: %.500s", receiver, st.Config.Original)
+		}
+	}
+}
+
+// panelsWithoutData are the panels that may show nothing while every
+// request succeeds: the root package's list (observability_test.go), and
+// those of a PostgreSQL standby, which the Swarm stack does not run.
+var panelsWithoutData = map[string]string{
+	"bazaar-orders/Failed catalog calls per second": "only has data after a call from orders to the catalog failed",
+	"bazaar-postgres/Replication lag (bytes)":       "only with a standby; the Swarm stack runs none",
+	"bazaar-postgres/Replication lag (seconds)":     "only with a standby; the Swarm stack runs none",
+}
+
+// TestDashboardsLoadData drives the shop's kinds of traffic through nginx
+// and sends every query of every dashboard panel and template variable to
+// http://prometheus:9090, the provisioned data source, from the metrics
+// network: each must show data within a minute and a half, save the
+// allow-listed ones. Where Grafana runs (COMPOSE_PROFILES=grafana), Grafana
+// must list every dashboard and answer every panel's queries with data too.
+func TestDashboardsLoadData(t *testing.T) {
+	mustStack(t)
+	dashboards := loadDashboards(t)
+	checks := panelChecks(t, dashboards)
+	for key := range panelsWithoutData {
+		if !slices.ContainsFunc(checks, func(c *panelCheck) bool { return c.key == key }) {
+			t.Errorf("panelsWithoutData lists %q, which is no panel", key)
+		}
+	}
+	p := newProbe(t)
+	traffic := newTraffic(t)
+
+	start := time.Now()
+	deadline := start.Add(90 * time.Second)
+	for round := 1; ; round++ {
+		traffic.round(t, round)
+		var pending []*panelCheck
+		for _, c := range checks {
+			if !c.done() {
+				pending = append(pending, c)
+			}
+		}
+		var exprs []string
+		for _, c := range pending {
+			exprs = append(exprs, c.exprs...)
+		}
+		results := p.query(t, exprs)
+		left := 0
+		for _, c := range pending {
+			for i := range c.exprs {
+				r := results[0]
+				results = results[1:]
+				if r.err != nil {
+					c.err = r.err
+				} else if r.data {
+					c.hasData[i] = true
+				}
+			}
+			if _, allowed := panelsWithoutData[c.key]; !c.done() && !allowed {
+				left++
+			}
+		}
+		if left == 0 {
+			t.Logf("every panel that must show data did after %d rounds of traffic, %s", round, time.Since(start).Round(time.Second))
+			break
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Second)
+	}
+	var panels, withData int
+	for _, c := range checks {
+		panels++
+		reason, allowed := panelsWithoutData[c.key]
+		switch {
+		case c.err != nil:
+			t.Errorf("%s: %v", c.key, c.err)
+		case c.done():
+			withData++
+		case allowed:
+			t.Logf("%s: no data (allowed: %s)", c.key, reason)
+		default:
+			var empty []string
+			for i, ok := range c.hasData {
+				if !ok {
+					empty = append(empty, c.exprs[i])
+				}
+			}
+			t.Errorf("%s: no data from %s", c.key, strings.Join(empty, " ; "))
+		}
+	}
+	t.Logf("%d of %d panels and template variables of %d dashboards returned data from the Swarm Prometheus", withData, panels, len(dashboards))
+
+	if !stack.Grafana {
+		t.Logf("Grafana does not run in this stack (COMPOSE_PROFILES does not name grafana: no image here); its data source's URL was asked directly")
+		return
+	}
+	checkGrafana(t, p, dashboards, checks)
+}
+
+// checkGrafana requires that Grafana lists every dashboard and answers
+// every query that showed data from Prometheus with data, through its
+// provisioned data source.
+func checkGrafana(t *testing.T, p *probe, dashboards []dashboard, checks []*panelCheck) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(stack.Root, "secrets", "development", "grafana_admin_password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := "admin:" + strings.TrimRight(string(raw), "\r\n")
+	body, status, err := p.get("http://grafana:3000/api/search?type=dash-db", "-u", auth)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("Grafana's dashboards: %d %v %.300s", status, err, body)
+	}
+	var found []struct {
+		UID string `json:"uid"`
+	}
+	if err := json.Unmarshal(body, &found); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dashboards {
+		if !slices.ContainsFunc(found, func(f struct {
+			UID string `json:"uid"`
+		}) bool {
+			return f.UID == d.UID
+		}) {
+			t.Errorf("Grafana does not list dashboard %s (%s)", d.UID, d.file)
+		}
+	}
+	var bodies []string
+	var keys []string
+	for _, c := range checks {
+		if !c.done() || c.err != nil {
+			continue
+		}
+		var queries []map[string]any
+		for i, e := range c.exprs {
+			queries = append(queries, map[string]any{
+				"refId": fmt.Sprintf("Q%d", i), "expr": e, "instant": true, "range": false,
+				"datasource": map[string]string{"type": "prometheus", "uid": "prometheus"},
+			})
+		}
+		b, _ := json.Marshal(map[string]any{"from": "now-5m", "to": "now", "queries": queries})
+		bodies = append(bodies, string(b))
+		keys = append(keys, c.key)
+	}
+	out := p.exec(t, append([]string{"sh", "-c",
+		`for b; do curl -sS --max-time 15 -u "$0" -H 'Content-Type: application/json' -d "$b" http://grafana:3000/api/ds/query; echo; done`,
+		auth}, bodies...)...)
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) != len(bodies) {
+		t.Fatalf("Grafana answered %d of %d panel queries", len(lines), len(bodies))
+	}
+	empty := 0
+	for i, line := range lines {
+		var res struct {
+			Results map[string]struct {
+				Error  string `json:"error"`
+				Frames []struct {
+					Data struct {
+						Values [][]any `json:"values"`
+					} `json:"data"`
+				} `json:"frames"`
+			} `json:"results"`
+		}
+		if err := json.Unmarshal([]byte(line), &res); err != nil || len(res.Results) == 0 {
+			t.Errorf("%s: Grafana answered %.300s", keys[i], line)
+			continue
+		}
+		for ref, r := range res.Results {
+			data := false
+			for _, f := range r.Frames {
+				if len(f.Data.Values) >= 2 && slices.ContainsFunc(f.Data.Values[1], func(v any) bool { return v != nil }) {
+					data = true
+				}
+			}
+			if r.Error != "" || !data {
+				empty++
+				t.Errorf("%s: query %s through Grafana: error %q, data %v", keys[i], ref, r.Error, data)
+			}
+		}
+	}
+	t.Logf("Grafana lists %d dashboards and answered %d panels' queries, %d of them without data", len(found), len(bodies), empty)
+}
+
+// probe is a container on the stack's metrics network, of the stack's edge
+// image (which has curl), that asks the monitoring services as Grafana
+// would. It belongs to the stack, so removing the stack removes it.
+type probe struct {
+	container string
+}
+
+func newProbe(t *testing.T) *probe {
+	t.Helper()
+	name := stack.service("probe-" + strconv.FormatInt(time.Now().UnixNano()%1e6, 10))
+	version := cmp.Or(os.Getenv("BAZAAR_VERSION"), "dev")
+	mustDocker(t, "service", "create", "--detach=false", "--quiet", "--name", name,
+		"--label", "com.docker.stack.namespace="+stack.Name,
+		"--network", stack.service("metrics"),
+		"--restart-condition", "none", "--no-healthcheck",
+		"--user", "101:101", "--read-only", "--cap-drop", "ALL",
+		"--entrypoint", "sleep", "bazaar/edge:"+version, "600")
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		docker(ctx, "service", "rm", name)
+	})
+	var id []string
+	if !eventually(30*time.Second, func() bool {
+		id = strings.Fields(mustDocker(t, "ps", "-q", "--filter", "label=com.docker.swarm.service.name="+name))
+		return len(id) > 0
+	}) {
+		t.Fatal("the probe has no running container")
+	}
+	return &probe{container: id[0]}
+}
+
+// exec runs a command in the probe and returns its standard output.
+func (p *probe) exec(t *testing.T, args ...string) string {
+	t.Helper()
+	return mustDocker(t, append([]string{"exec", p.container}, args...)...)
+}
+
+// get fetches url from the probe with curl (and curl's extra arguments).
+func (p *probe) get(url string, args ...string) ([]byte, int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := append([]string{"exec", p.container, "curl", "-sS", "--max-time", "15", "-w", "\n%{http_code}"}, args...)
+	out, err := docker(ctx, append(cmd, url)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	i := strings.LastIndexByte(out, '\n')
+	if i < 0 {
+		return nil, 0, fmt.Errorf("GET %s: no status in %q", url, out)
+	}
+	status, err := strconv.Atoi(out[i+1:])
+	return []byte(out[:i]), status, err
+}
+
+// promAPI decodes the data of a successful answer of Prometheus's API.
+func (p *probe) promAPI(path string, v any) error {
+	body, status, err := p.get("http://prometheus:9090" + path)
+	if err != nil {
+		return err
+	}
+	var res struct {
+		Status string          `json:"status"`
+		Error  string          `json:"error"`
+		Data   json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &res); err != nil || res.Status != "success" {
+		return fmt.Errorf("%s: %d %s %v %.300s", path, status, res.Error, err, body)
+	}
+	return json.Unmarshal(res.Data, v)
+}
+
+// queryResult is whether an instant query returned a number, or why it
+// could not run.
+type queryResult struct {
+	data bool
+	err  error
+}
+
+// query runs instant queries at the data source's URL, all in one exec.
+func (p *probe) query(t *testing.T, exprs []string) []queryResult {
+	t.Helper()
+	if len(exprs) == 0 {
+		return nil
+	}
+	out := p.exec(t, append([]string{"sh", "-c",
+		`for q; do curl -sS --max-time 15 -G --data-urlencode "query=$q" http://prometheus:9090/api/v1/query; echo; done`,
+		"query"}, exprs...)...)
+	var results []queryResult
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		results = append(results, hasData(sc.Bytes()))
+	}
+	if len(results) != len(exprs) {
+		t.Fatalf("%d answers to %d queries: %.500s", len(results), len(exprs), out)
+	}
+	return results
+}
+
+// hasData reads an answer of /api/v1/query: data when at least one sample
+// is a number (histogram_quantile and ratios give NaN when nothing happened
+// in the window, which Grafana draws as nothing).
+func hasData(answer []byte) queryResult {
+	var res struct {
+		Status    string `json:"status"`
+		ErrorType string `json:"errorType"`
+		Error     string `json:"error"`
+		Data      struct {
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(answer, &res); err != nil {
+		return queryResult{err: fmt.Errorf("%v: %.300s", err, answer)}
+	}
+	if res.Status != "success" {
+		return queryResult{err: fmt.Errorf("%s: %s", res.ErrorType, res.Error)}
+	}
+	var values [][2]any
+	switch res.Data.ResultType {
+	case "vector":
+		var series []struct {
+			Value [2]any `json:"value"`
+		}
+		if err := json.Unmarshal(res.Data.Result, &series); err != nil {
+			return queryResult{err: err}
+		}
+		for _, s := range series {
+			values = append(values, s.Value)
+		}
+	case "scalar":
+		var v [2]any
+		if err := json.Unmarshal(res.Data.Result, &v); err != nil {
+			return queryResult{err: err}
+		}
+		values = append(values, v)
+	default:
+		return queryResult{err: fmt.Errorf("result type %q, want an instant vector or a scalar", res.Data.ResultType)}
+	}
+	for _, v := range values {
+		if s, _ := v[1].(string); s != "NaN" {
+			return queryResult{data: true}
+		}
+	}
+	return queryResult{}
+}
+
+// dashboard is the part of a dashboard's JSON model the checks read.
+type dashboard struct {
+	file       string
+	UID        string  `json:"uid"`
+	Panels     []panel `json:"panels"`
+	Templating struct {
+		List []struct {
+			Name     string          `json:"name"`
+			Type     string          `json:"type"`
+			AllValue string          `json:"allValue"`
+			Query    json.RawMessage `json:"query"` // a string, or {"query": "…"}
+		} `json:"list"`
+	} `json:"templating"`
+}
+
+type panel struct {
+	Type    string `json:"type"`
+	Title   string `json:"title"`
+	Targets []struct {
+		Expr string `json:"expr"`
+	} `json:"targets"`
+	Panels []panel `json:"panels"` // a row's collapsed panels
+}
+
+func loadDashboards(t *testing.T) []dashboard {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "..", "observability", "grafana", "dashboards", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dashboards (%v)", err)
+	}
+	var out []dashboard
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d dashboard
+		if err := json.Unmarshal(raw, &d); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		d.file = filepath.Base(f)
+		out = append(out, d)
+	}
+	return out
+}
+
+// panelCheck is one panel (or template variable) whose every query must
+// parse and return data at least once.
+type panelCheck struct {
+	key     string // dashboard uid / panel title
+	exprs   []string
+	hasData []bool
+	err     error
+}
+
+func (c *panelCheck) done() bool { return c.err != nil || !slices.Contains(c.hasData, false) }
+
+var (
+	variableRef       = regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]`)
+	labelValuesQuery  = regexp.MustCompile(`^\s*label_values\((.+),\s*\w+\s*\)\s*$`)
+	builtinVariables  = map[string]string{"__rate_interval": "1m", "__interval": "1m", "__range": "1h"}
+	stringOrQueryJSON = func(raw json.RawMessage) string {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+		var q struct {
+			Query string `json:"query"`
+		}
+		json.Unmarshal(raw, &q)
+		return q.Query
+	}
+)
+
+// panelChecks lists every panel's and query variable's queries, with
+// Grafana's variables substituted as Grafana does with "All" selected.
+func panelChecks(t *testing.T, dashboards []dashboard) []*panelCheck {
+	t.Helper()
+	var checks []*panelCheck
+	for _, d := range dashboards {
+		values := map[string]string{}
+		for k, v := range builtinVariables {
+			values[k] = v
+		}
+		for _, v := range d.Templating.List {
+			values[v.Name] = v.AllValue
+		}
+		add := func(title string, exprs []string) {
+			c := &panelCheck{key: d.UID + "/" + title, hasData: make([]bool, len(exprs))}
+			for _, e := range exprs {
+				c.exprs = append(c.exprs, variableRef.ReplaceAllStringFunc(e, func(m string) string {
+					sub := variableRef.FindStringSubmatch(m)
+					v := values[sub[1]+sub[2]+sub[3]]
+					if v == "" {
+						t.Errorf("%s: no value for %s", c.key, m)
+					}
+					return v
+				}))
+			}
+			checks = append(checks, c)
+		}
+		for _, v := range d.Templating.List {
+			if v.Type != "query" {
+				continue
+			}
+			m := labelValuesQuery.FindStringSubmatch(stringOrQueryJSON(v.Query))
+			if m == nil {
+				t.Errorf("%s: variable $%s: want label_values(<selector>, <label>)", d.file, v.Name)
+				continue
+			}
+			add("variable $"+v.Name, []string{m[1]})
+		}
+		var walk func([]panel)
+		walk = func(ps []panel) {
+			for _, p := range ps {
+				walk(p.Panels)
+				if p.Type == "row" {
+					continue
+				}
+				var exprs []string
+				for _, tg := range p.Targets {
+					exprs = append(exprs, tg.Expr)
+				}
+				add(p.Title, exprs)
+			}
+		}
+		walk(d.Panels)
+	}
+	return checks
+}
+
+// traffic is a customer and two products of its own, to drive every kind of
+// request the dashboards show: catalog reads (cache hits and misses), 404s,
+// logins that succeed and fail, orders placed, cancelled and refused for
+// lack of stock.
+type traffic struct {
+	shop             *shop.Shop
+	customer         shop.Account
+	inStock, soldOut string
+}
+
+func newTraffic(t *testing.T) *traffic {
+	t.Helper()
+	s := theShop(t)
+	admin := s.Admin(t)
+	cat := shop.FreshCategory()
+	return &traffic{
+		shop:     s,
+		customer: s.NewShopper(t, "Dashboard Shopper"),
+		inStock:  shop.AddProduct(t, admin.API, shop.SampleProduct(shop.UniqueWord(), cat, 1250, 1000)).ID,
+		soldOut:  shop.AddProduct(t, admin.API, shop.SampleProduct(shop.UniqueWord(), cat, 1250, 0)).ID,
+	}
+}
+
+// round sends the n-th (from 1) batch of about fifteen requests; failed
+// logins only in the first two, to stay within the login limits.
+func (tr *traffic) round(t *testing.T, n int) {
+	t.Helper()
+	c := tr.shop.Client()
+	c.Do(t, "GET", "/api/catalog/products?limit=5", nil).Expect(t, http.StatusOK, nil)
+	c.Do(t, "GET", "/api/catalog/products/"+tr.inStock, nil).Expect(t, http.StatusOK, nil)
+	c.Do(t, "GET", "/api/catalog/products/"+tr.inStock, nil).Expect(t, http.StatusOK, nil)
+	c.Do(t, "GET", "/api/catalog/categories", nil).Expect(t, http.StatusOK, nil)
+	c.Do(t, "GET", "/api/catalog/products/"+shop.RandomUUID(), nil).ExpectProblem(t, http.StatusNotFound, "")
+	c.Do(t, "GET", "/api/catalog/no-such-route", nil).ExpectProblem(t, http.StatusNotFound, "")
+	c.Do(t, "GET", "/api/no-such-service", nil).ExpectProblem(t, http.StatusNotFound, "")
+
+	tr.shop.SignIn(t, tr.customer.Email, tr.customer.Password)
+	tr.customer.API.Do(t, "GET", "/api/users/me", nil).Expect(t, http.StatusOK, nil)
+	if n <= 2 {
+		c.Do(t, "POST", "/api/users/login", map[string]string{"email": tr.customer.Email, "password": "not-the-password"}).
+			ExpectProblem(t, http.StatusUnauthorized, "")
+	}
+	var o shop.Order
+	tr.customer.API.Do(t, "POST", "/api/orders", shop.OrderRequest(shop.OrderLine{ProductID: tr.inStock, Quantity: 1})).
+		Expect(t, http.StatusCreated, &o)
+	tr.customer.API.Do(t, "POST", "/api/orders", shop.OrderRequest(shop.OrderLine{ProductID: tr.soldOut, Quantity: 1})).
+		ExpectProblem(t, http.StatusConflict, "out-of-stock")
+	tr.customer.API.Do(t, "GET", "/api/orders", nil).Expect(t, http.StatusOK, nil)
+	if n%2 == 1 {
+		tr.customer.API.Do(t, "POST", "/api/orders/"+o.ID+"/cancel", nil).Expect(t, http.StatusOK, nil)
+	}
+}
