@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-MODULES := services/platform services/catalog services/users services/orders e2e
+MODULES := services/platform services/catalog services/users services/orders observability lint e2e
 SERVICE_MODULES := services/platform services/catalog services/users services/orders
 
 # Which infrastructure images (images/README.md): the pinned upstream ones when
@@ -12,7 +12,7 @@ SERVICE_MODULES := services/platform services/catalog services/users services/or
 # run, for every goal but these, and says so in one line. It exports BAZAAR_IMAGES
 # and each *_IMAGE (over the same names in the environment and .env; a command-line
 # `make up POSTGRES_IMAGE=...` still wins).
-NO_IMAGE_GOALS := help check fmt tidy fuzz fuzz-short seed compose down clean logs ps backup admin-password swarm-down silence unsilence lambda
+NO_IMAGE_GOALS := help check fmt tidy fuzz fuzz-short seed compose down clean logs ps backup admin-password swarm-down silence unsilence lambda failover
 ifneq ($(filter-out $(NO_IMAGE_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
 IMAGES_ENV := $(shell BAZAAR_IMAGES='$(BAZAAR_IMAGES)' images/choose.sh)
 ifeq ($(filter BAZAAR_IMAGES=%,$(IMAGES_ENV)),)
@@ -68,6 +68,13 @@ restore: compose ## Restore a backup set, REPLACING the data (BACKUP=<set>, defa
 deploy: compose ## Replace services without downtime (SERVICE=catalog; default all three), their alerts silenced meanwhile
 	scripts/silence.sh during -c "make deploy $(SERVICE)" 'job=~"catalog|users|orders"' -- scripts/deploy.sh $(SERVICE)
 
+.PHONY: failover rejoin
+failover: compose ## With the primary lost, promote the standby (profile replica); the services follow by themselves (docs/database.md)
+	scripts/failover.sh
+
+rejoin: compose ## After a failover, bring the lost primary back as the new primary's standby (pg_rewind, else a fresh copy)
+	scripts/rejoin.sh
+
 .PHONY: silence unsilence
 silence: compose ## Silence alerts for DURATION (default 1h): all, or MATCH='job="redis"'; COMMENT says why
 	scripts/silence.sh add -d '$(or $(DURATION),1h)' -c '$(or $(COMMENT),make silence)' $(if $(MATCH),'$(MATCH)')
@@ -114,16 +121,20 @@ check: compose ## gofmt, go vet, each module built on its own (GOWORK=off), both
 	docker compose --env-file "$$tmp/prod.env" -f docker-compose.yml -f docker-compose.prod.yml config --quiet
 
 .PHONY: obs
-obs: images ## Prometheus config and alert rules (promtool checks and unit tests), dashboard lints
+obs: images ## Prometheus config and alert rules (promtool checks and unit tests), dashboard, rule and document lints
 	@observability/check.sh
-	@echo "==> dashboard and rule lints"; cd e2e && go test -short -count=1 -run 'Lint' ./...
+	@echo "==> dashboard and rule lints"; cd observability && go test -count=1 ./...
+	@echo "==> document lints: configuration table, API reference, connection budget"; cd lint && go test -count=1 ./...
+	@echo "==> the end-to-end suite's own lints, the storefront's asset fingerprint"; cd e2e && go test -short -count=1 -run 'Lint|TestBrowserAssetsFingerprinted' ./...
 
 .PHONY: smoke
 smoke: images ## Start each infrastructure image once and check its contract and pinned release
 	@images/smoke-test.sh
 
 .PHONY: unit
-unit: images ## Unit and store tests of every service module (real PostgreSQL and Redis)
+unit: images ## Unit and store tests of every service module (real PostgreSQL, Redis and an S3-compatible store)
+	@echo "==> SeaweedFS, the S3 tests' server: built from source once per machine (minutes the first time)"
+	@cd services/catalog && go run ./internal/catalogtest/weed
 	@for m in $(SERVICE_MODULES); do echo "==> go test $$m"; (cd $$m && go test -count=1 -timeout 15m ./...); done
 
 .PHONY: fuzz fuzz-short

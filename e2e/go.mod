@@ -2,7 +2,10 @@ module bazaar/e2e
 
 go 1.26.0
 
+replace bazaar/observability => ../observability
+
 require (
+	bazaar/observability v0.0.0-00010101000000-000000000000
 	github.com/aws/aws-lambda-go v1.55.1
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0

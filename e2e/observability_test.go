@@ -17,16 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"bazaar/observability"
 )
 
-// The observability assets live beside this module: Grafana's provisioning
-// and dashboards, and Prometheus' configuration and rules.
-var (
-	dashboardsDir  = filepath.Join("..", "observability", "grafana", "dashboards")
-	datasourcesDir = filepath.Join("..", "observability", "grafana", "provisioning", "datasources")
-	rulesDir       = filepath.Join("..", "observability", "prometheus", "rules")
-)
+// observabilityDir holds Grafana's provisioning and dashboards, and
+// Prometheus' configuration and rules.
+var observabilityDir = filepath.Join("..", "observability")
 
 // panelsWithoutData may stay empty after the test's traffic, each for the
 // reason given. A panel missing here must show data: an empty panel on a
@@ -35,346 +31,6 @@ var panelsWithoutData = map[string]string{
 	// The client's error counter gets its series with the first failed call
 	// (by operation and kind); the test's calls to the catalog all succeed.
 	"bazaar-orders/Failed catalog calls per second": "only has data after a call from orders to the catalog failed",
-}
-
-// grafanaDashboard is the part of a dashboard's JSON model the checks read.
-type grafanaDashboard struct {
-	file       string
-	UID        string         `json:"uid"`
-	Title      string         `json:"title"`
-	Panels     []grafanaPanel `json:"panels"`
-	Templating struct {
-		List []grafanaVariable `json:"list"`
-	} `json:"templating"`
-}
-
-type grafanaPanel struct {
-	ID         *int            `json:"id"`
-	Type       string          `json:"type"`
-	Title      string          `json:"title"`
-	Datasource json.RawMessage `json:"datasource"`
-	Targets    []grafanaTarget `json:"targets"`
-	Panels     []grafanaPanel  `json:"panels"` // a row's collapsed panels
-}
-
-type grafanaTarget struct {
-	RefID      string          `json:"refId"`
-	Datasource json.RawMessage `json:"datasource"`
-	Expr       string          `json:"expr"`
-}
-
-type grafanaVariable struct {
-	Name       string          `json:"name"`
-	Type       string          `json:"type"`
-	Datasource json.RawMessage `json:"datasource"`
-	Query      json.RawMessage `json:"query"` // a string, or {"query": "…"} in newer Grafana
-	IncludeAll bool            `json:"includeAll"`
-	AllValue   string          `json:"allValue"`
-}
-
-// query returns the variable's query, in either of Grafana's two forms.
-func (v grafanaVariable) query() string {
-	var s string
-	if json.Unmarshal(v.Query, &s) == nil {
-		return s
-	}
-	var o struct {
-		Query string `json:"query"`
-	}
-	_ = json.Unmarshal(v.Query, &o)
-	return o.Query
-}
-
-// allPanels returns the dashboard's panels with the rows' nested ones.
-func (d grafanaDashboard) allPanels() []grafanaPanel {
-	var out []grafanaPanel
-	var walk func([]grafanaPanel)
-	walk = func(ps []grafanaPanel) {
-		for _, p := range ps {
-			out = append(out, p)
-			walk(p.Panels)
-		}
-	}
-	walk(d.Panels)
-	return out
-}
-
-func loadDashboards(tb testing.TB) []grafanaDashboard {
-	tb.Helper()
-	files, err := filepath.Glob(filepath.Join(dashboardsDir, "*.json"))
-	if err != nil || len(files) == 0 {
-		tb.Fatalf("no dashboards in %s (%v)", dashboardsDir, err)
-	}
-	var out []grafanaDashboard
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		var d grafanaDashboard
-		if err := json.Unmarshal(raw, &d); err != nil {
-			tb.Fatalf("%s: %v", f, err)
-		}
-		d.file = filepath.Base(f)
-		out = append(out, d)
-	}
-	return out
-}
-
-// provisionedDatasources maps the uid of every provisioned datasource to
-// its type.
-func provisionedDatasources(tb testing.TB) map[string]string {
-	tb.Helper()
-	files, err := filepath.Glob(filepath.Join(datasourcesDir, "*.yml"))
-	if err != nil || len(files) == 0 {
-		tb.Fatalf("no datasources in %s (%v)", datasourcesDir, err)
-	}
-	out := map[string]string{}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		var p struct {
-			Datasources []struct {
-				UID  string `yaml:"uid"`
-				Type string `yaml:"type"`
-			} `yaml:"datasources"`
-		}
-		if err := yaml.Unmarshal(raw, &p); err != nil {
-			tb.Fatalf("%s: %v", f, err)
-		}
-		for _, ds := range p.Datasources {
-			out[ds.UID] = ds.Type
-		}
-	}
-	return out
-}
-
-// A label matcher on instance must take its value from a template variable,
-// and no label value may name a host and port: either ties a dashboard to
-// one deployment (DNS service discovery gives replicas new addresses).
-var (
-	instanceMatcher = regexp.MustCompile(`\binstance\s*(?:=~|!~|!=|=)\s*"([^"]*)"`)
-	hostPortValue   = regexp.MustCompile(`"[A-Za-z0-9_.-]+:[0-9]{2,5}"`)
-)
-
-func hardCodedInstance(expr string) string {
-	for _, m := range instanceMatcher.FindAllStringSubmatch(expr, -1) {
-		if !strings.Contains(m[1], "$") {
-			return m[0]
-		}
-	}
-	return hostPortValue.FindString(expr)
-}
-
-// checkDatasource reports what is wrong with a datasource reference; empty
-// references inherit the panel's when inherit is set.
-func checkDatasource(raw json.RawMessage, inherit bool, provisioned map[string]string) string {
-	if len(raw) == 0 || string(raw) == "null" {
-		if inherit {
-			return ""
-		}
-		return "no datasource"
-	}
-	var name string
-	if json.Unmarshal(raw, &name) == nil {
-		return fmt.Sprintf("datasource referenced by name %q instead of {type, uid}", name)
-	}
-	var ref struct{ Type, UID string }
-	if err := json.Unmarshal(raw, &ref); err != nil {
-		return fmt.Sprintf("datasource %s: %v", raw, err)
-	}
-	typ, ok := provisioned[ref.UID]
-	switch {
-	case !ok:
-		return fmt.Sprintf("datasource uid %q is not provisioned", ref.UID)
-	case ref.Type != typ:
-		return fmt.Sprintf("datasource uid %q has type %q, not %q", ref.UID, typ, ref.Type)
-	}
-	return ""
-}
-
-// lintDashboard lists what is wrong with one dashboard.
-func lintDashboard(d grafanaDashboard, provisioned map[string]string) []string {
-	var problems []string
-	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	if d.UID == "" || d.Title == "" {
-		report("the dashboard needs a uid and a title")
-	}
-	ids := map[int]string{}
-	for _, p := range d.allPanels() {
-		where := fmt.Sprintf("panel %q", p.Title)
-		switch {
-		case p.ID == nil:
-			report("%s: no id", where)
-		case ids[*p.ID] != "":
-			report("%s: id %d already used by panel %q", where, *p.ID, ids[*p.ID])
-		default:
-			ids[*p.ID] = p.Title
-		}
-		if p.Type == "row" {
-			continue
-		}
-		if msg := checkDatasource(p.Datasource, false, provisioned); msg != "" {
-			report("%s: %s", where, msg)
-		}
-		if len(p.Targets) == 0 {
-			report("%s: no queries", where)
-		}
-		for _, t := range p.Targets {
-			if msg := checkDatasource(t.Datasource, true, provisioned); msg != "" {
-				report("%s, query %s: %s", where, t.RefID, msg)
-			}
-			if strings.TrimSpace(t.Expr) == "" {
-				report("%s, query %s: empty expression", where, t.RefID)
-			}
-			if m := hardCodedInstance(t.Expr); m != "" {
-				report("%s, query %s: hard-coded instance %s; use a template variable", where, t.RefID, m)
-			}
-		}
-	}
-	for _, v := range d.Templating.List {
-		if v.Type != "query" {
-			continue
-		}
-		where := fmt.Sprintf("variable $%s", v.Name)
-		if msg := checkDatasource(v.Datasource, false, provisioned); msg != "" {
-			report("%s: %s", where, msg)
-		}
-		if m := hardCodedInstance(v.query()); m != "" {
-			report("%s: hard-coded instance %s", where, m)
-		}
-		if v.IncludeAll && v.AllValue == "" {
-			// Without it "All" expands to a list of the values seen when
-			// the dashboard loaded, which misses replicas started later.
-			report("%s: includeAll needs an allValue such as .*", where)
-		}
-	}
-	return problems
-}
-
-func TestDashboardsLint(t *testing.T) {
-	t.Parallel()
-	provisioned := provisionedDatasources(t)
-	uids, titles := map[string]string{}, map[string]string{}
-	for _, d := range loadDashboards(t) {
-		for _, p := range lintDashboard(d, provisioned) {
-			t.Errorf("%s: %s", d.file, p)
-		}
-		if other := uids[d.UID]; other != "" {
-			t.Errorf("%s: uid %q already used by %s", d.file, d.UID, other)
-		}
-		if other := titles[d.Title]; other != "" {
-			t.Errorf("%s: title %q already used by %s", d.file, d.Title, other)
-		}
-		uids[d.UID], titles[d.Title] = d.file, d.file
-	}
-}
-
-// TestDashboardsLintFindsProblems proves that the lint fails on each kind of
-// mistake it exists to catch.
-func TestDashboardsLintFindsProblems(t *testing.T) {
-	t.Parallel()
-	provisioned := map[string]string{"prometheus": "prometheus"}
-	const ds = `{"type":"prometheus","uid":"prometheus"}`
-	tests := []struct {
-		name, json, want string
-	}{
-		{"clean", `{"uid":"u","title":"t","panels":[{"id":1,"type":"timeseries","title":"p","datasource":` + ds + `,"targets":[{"refId":"A","expr":"up{job=\"x\",instance=~\"$instance\"}"}]}]}`, ""},
-		{"datasource by name", `{"uid":"u","title":"t","panels":[{"id":1,"type":"stat","title":"p","datasource":"Prometheus","targets":[{"refId":"A","expr":"up"}]}]}`, `referenced by name "Prometheus"`},
-		{"unknown uid", `{"uid":"u","title":"t","panels":[{"id":1,"type":"stat","title":"p","datasource":{"type":"prometheus","uid":"P1809F7CD0C75ACF3"},"targets":[{"refId":"A","expr":"up"}]}]}`, `uid "P1809F7CD0C75ACF3" is not provisioned`},
-		{"unknown uid in a target", `{"uid":"u","title":"t","panels":[{"id":1,"type":"stat","title":"p","datasource":` + ds + `,"targets":[{"refId":"A","datasource":{"type":"prometheus","uid":"old"},"expr":"up"}]}]}`, `query A: datasource uid "old" is not provisioned`},
-		{"no datasource", `{"uid":"u","title":"t","panels":[{"id":1,"type":"stat","title":"p","targets":[{"refId":"A","expr":"up"}]}]}`, "no datasource"},
-		{"duplicate id in a row", `{"uid":"u","title":"t","panels":[{"id":1,"type":"stat","title":"a","datasource":` + ds + `,"targets":[{"refId":"A","expr":"up"}]},{"id":2,"type":"row","title":"r","panels":[{"id":1,"type":"stat","title":"b","datasource":` + ds + `,"targets":[{"refId":"A","expr":"up"}]}]}]}`, `id 1 already used by panel "a"`},
-		{"missing id", `{"uid":"u","title":"t","panels":[{"type":"stat","title":"p","datasource":` + ds + `,"targets":[{"refId":"A","expr":"up"}]}]}`, "no id"},
-		{"hard-coded instance", `{"uid":"u","title":"t","panels":[{"id":1,"type":"stat","title":"p","datasource":` + ds + `,"targets":[{"refId":"A","expr":"up{instance=\"catalog-1\"}"}]}]}`, `hard-coded instance instance="catalog-1"`},
-		{"hard-coded address", `{"uid":"u","title":"t","panels":[{"id":1,"type":"stat","title":"p","datasource":` + ds + `,"targets":[{"refId":"A","expr":"pg_up{server=\"postgres:5432\"}"}]}]}`, `hard-coded instance "postgres:5432"`},
-		{"hard-coded instance in a variable", `{"uid":"u","title":"t","templating":{"list":[{"name":"route","type":"query","datasource":` + ds + `,"query":{"query":"label_values(up{instance=\"10.0.0.3:8081\"}, route)"}}]}}`, `variable $route: hard-coded instance`},
-		{"all without allValue", `{"uid":"u","title":"t","templating":{"list":[{"name":"instance","type":"query","datasource":` + ds + `,"query":"label_values(up, instance)","includeAll":true}]}}`, "needs an allValue"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var d grafanaDashboard
-			if err := json.Unmarshal([]byte(tt.json), &d); err != nil {
-				t.Fatal(err)
-			}
-			got := strings.Join(lintDashboard(d, provisioned), "\n")
-			if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
-				t.Errorf("lint found %q, want a problem containing %q", got, tt.want)
-			}
-		})
-	}
-}
-
-// promRule is one recording or alerting rule of rules/*.yml.
-type promRule struct {
-	file        string
-	Record      string            `yaml:"record"`
-	Alert       string            `yaml:"alert"`
-	Expr        string            `yaml:"expr"`
-	Labels      map[string]string `yaml:"labels"`
-	Annotations map[string]string `yaml:"annotations"`
-}
-
-func (r promRule) name() string { return r.Record + r.Alert }
-
-func loadRules(tb testing.TB) []promRule {
-	tb.Helper()
-	files, err := filepath.Glob(filepath.Join(rulesDir, "*.yml"))
-	if err != nil || len(files) == 0 {
-		tb.Fatalf("no rules in %s (%v)", rulesDir, err)
-	}
-	var out []promRule
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		var rf struct {
-			Groups []struct {
-				Rules []promRule `yaml:"rules"`
-			} `yaml:"groups"`
-		}
-		if err := yaml.Unmarshal(raw, &rf); err != nil {
-			tb.Fatalf("%s: %v", f, err)
-		}
-		for _, g := range rf.Groups {
-			for _, r := range g.Rules {
-				r.file = filepath.Base(f)
-				out = append(out, r)
-			}
-		}
-	}
-	return out
-}
-
-// recordName is Prometheus' level:metric:operations naming of recorded series.
-var recordName = regexp.MustCompile(`^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$`)
-
-// TestAlertRulesLint holds every alert to what an operator needs when it
-// fires: a severity to route on, and what happened, why it matters and what
-// to do first. (promtool's syntax checks and unit tests are
-// observability/check.sh's.)
-func TestAlertRulesLint(t *testing.T) {
-	t.Parallel()
-	for _, r := range loadRules(t) {
-		if r.Record != "" {
-			if !recordName.MatchString(r.Record) {
-				t.Errorf("%s: recorded series %s is not named level:metric:operations", r.file, r.Record)
-			}
-			continue
-		}
-		if s := r.Labels["severity"]; s != "critical" && s != "warning" {
-			t.Errorf("%s: alert %s: severity %q, want critical or warning", r.file, r.Alert, s)
-		}
-		for _, a := range []string{"summary", "description", "runbook"} {
-			if strings.TrimSpace(r.Annotations[a]) == "" {
-				t.Errorf("%s: alert %s has no %s annotation", r.file, r.Alert, a)
-			}
-		}
-	}
 }
 
 // prometheusAPI queries the stack's Prometheus over its HTTP API.
@@ -459,7 +115,7 @@ var grafanaVariableRef = regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\
 
 // expandVariables substitutes Grafana's variables as Grafana would with
 // "All" selected. It fails on a variable the dashboard does not define.
-func expandVariables(expr string, d grafanaDashboard) (string, error) {
+func expandVariables(expr string, d observability.Dashboard) (string, error) {
 	values := map[string]string{}
 	for k, v := range grafanaBuiltins {
 		values[k] = v
@@ -501,10 +157,10 @@ func (c *panelCheck) done() bool {
 	return c.err != nil || !slices.Contains(c.hasData, false)
 }
 
-func panelChecks(t *testing.T, dashboards []grafanaDashboard) []*panelCheck {
+func panelChecks(t *testing.T, dashboards []observability.Dashboard) []*panelCheck {
 	t.Helper()
 	var checks []*panelCheck
-	add := func(d grafanaDashboard, title string, variable bool, exprs []string) {
+	add := func(d observability.Dashboard, title string, variable bool, exprs []string) {
 		c := &panelCheck{key: d.UID + "/" + title, variable: variable, hasData: make([]bool, len(exprs))}
 		for _, e := range exprs {
 			x, err := expandVariables(e, d)
@@ -520,14 +176,14 @@ func panelChecks(t *testing.T, dashboards []grafanaDashboard) []*panelCheck {
 			if v.Type != "query" {
 				continue
 			}
-			m := labelValuesQuery.FindStringSubmatch(v.query())
+			m := labelValuesQuery.FindStringSubmatch(v.QueryText())
 			if m == nil {
-				t.Errorf("%s: variable $%s: want label_values(<selector>, <label>), got %q", d.file, v.Name, v.query())
+				t.Errorf("%s: variable $%s: want label_values(<selector>, <label>), got %q", d.File, v.Name, v.QueryText())
 				continue
 			}
 			add(d, "variable $"+v.Name, true, []string{m[1]})
 		}
-		for _, p := range d.allPanels() {
+		for _, p := range d.AllPanels() {
 			if p.Type == "row" {
 				continue
 			}
@@ -548,14 +204,21 @@ func panelChecks(t *testing.T, dashboards []grafanaDashboard) []*panelCheck {
 // (scrapes are 10 s apart), save the allow-listed ones.
 func TestDashboardQueriesReturnData(t *testing.T) {
 	prom := newPrometheusAPI(t)
-	rules := loadRules(t)
+	rules, err := observability.LoadRules(observabilityDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dashboards, err := observability.LoadDashboards(observabilityDir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, r := range rules {
 		if _, err := prom.hasData(r.Expr); err != nil {
-			t.Errorf("%s: rule %s does not run: %v", r.file, r.name(), err)
+			t.Errorf("%s: rule %s does not run: %v", r.File, r.Name(), err)
 		}
 	}
 
-	checks := panelChecks(t, loadDashboards(t))
+	checks := panelChecks(t, dashboards)
 	for key := range panelsWithoutData {
 		if !slices.ContainsFunc(checks, func(c *panelCheck) bool { return c.key == key }) {
 			t.Errorf("panelsWithoutData lists %q, which is no panel", key)
@@ -627,7 +290,7 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 
 // checkRulesLoaded fails unless Prometheus runs exactly the rules of
 // rules/*.yml, each evaluated without error.
-func checkRulesLoaded(t *testing.T, prom prometheusAPI, rules []promRule) {
+func checkRulesLoaded(t *testing.T, prom prometheusAPI, rules []observability.Rule) {
 	t.Helper()
 	var data struct {
 		Groups []struct {
@@ -651,7 +314,7 @@ func checkRulesLoaded(t *testing.T, prom prometheusAPI, rules []promRule) {
 		}
 	}
 	for _, r := range rules {
-		want = append(want, r.name())
+		want = append(want, r.Name())
 	}
 	sort.Strings(loaded)
 	sort.Strings(want)
@@ -666,6 +329,7 @@ func checkRulesLoaded(t *testing.T, prom prometheusAPI, rules []promRule) {
 // refused for lack of stock.
 type shopTraffic struct {
 	anon, customer   *Client
+	admin            *Client
 	email            string
 	inStock, soldOut string
 }
@@ -674,10 +338,10 @@ func newShopTraffic(t *testing.T) *shopTraffic {
 	t.Helper()
 	nonce := fmt.Sprintf("%x", time.Now().UnixNano())
 	s := &shopTraffic{anon: newClient(t), email: "obs-" + nonce + "@example.com"}
-	admin := newClient(t)
-	admin.Token = s.login(t, envOr("ADMIN_EMAIL", "admin@bazaar.local"), secret(t, "admin_password"))
-	s.inStock = s.createProduct(t, admin, "obs-"+nonce+"-a", 1000)
-	s.soldOut = s.createProduct(t, admin, "obs-"+nonce+"-b", 0)
+	s.admin = newClient(t)
+	s.admin.Token = s.login(t, envOr("ADMIN_EMAIL", "admin@bazaar.local"), secret(t, "admin_password"))
+	s.inStock = s.createProduct(t, s.admin, "obs-"+nonce+"-a", 1000)
+	s.soldOut = s.createProduct(t, s.admin, "obs-"+nonce+"-b", 0)
 	s.anon.Do(t, "POST", "/api/users/register", map[string]string{
 		"email": s.email, "password": "observability-check", "name": "Observability check",
 	}).Expect(t, http.StatusCreated, nil)
@@ -735,6 +399,11 @@ func (s *shopTraffic) round(t *testing.T, n int) {
 		c.Do(t, "POST", "/api/users/login", map[string]string{"email": s.email, "password": "not-the-password"}).
 			ExpectProblem(t, http.StatusUnauthorized, "")
 	}
+
+	// A new picture each round (the processing time is a rate), and a refusal.
+	image := "/api/catalog/products/" + s.inStock + "/image"
+	s.admin.Do(t, "PUT", image, photoJPEG(t, 64, 48, uint64(n)), "Content-Type", "image/jpeg").Expect(t, http.StatusOK, nil)
+	s.admin.Do(t, "PUT", image, []byte("GIF89a"), "Content-Type", "image/gif").ExpectProblem(t, http.StatusUnsupportedMediaType, "")
 
 	var order struct {
 		ID string `json:"id"`

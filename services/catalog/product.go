@@ -11,16 +11,18 @@ import (
 
 // Product is an item for sale. Prices are integer cents in Currency.
 type Product struct {
-	ID          string    `json:"id"`
-	SKU         string    `json:"sku"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	PriceCents  int64     `json:"price_cents"`
-	Currency    string    `json:"currency"`
-	Stock       int       `json:"stock"`
-	Category    string    `json:"category"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          string `json:"id"`
+	SKU         string `json:"sku"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	PriceCents  int64  `json:"price_cents"`
+	Currency    string `json:"currency"`
+	Stock       int    `json:"stock"`
+	Category    string `json:"category"`
+	// Image is the product's picture; nil when it has none.
+	Image     *Image    `json:"image"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Limits of a product's fields.
@@ -148,8 +150,8 @@ func (f ProductFilter) Validate() error {
 	var v apperr.Validation
 	v.Check(validText(f.Query, 0, MaxQueryLength, false), "q", "must be at most 200 characters of text")
 	v.Check(f.Category == "" || ValidSlug(f.Category), "category", "must be a category slug")
-	v.Check(f.Limit >= 1 && f.Limit <= MaxLimit, "limit", "must be an integer from 1 to 100")
-	v.Check(f.After == "" || ident.IsUUID(f.After), "cursor", "is not a cursor returned by this API")
+	v.Check(ident.ValidLimit(f.Limit, MaxLimit), "limit", ident.LimitMessage(MaxLimit))
+	v.Check(f.After == "" || ident.IsUUID(f.After), "cursor", ident.CursorMessage)
 	return v.Err()
 }
 

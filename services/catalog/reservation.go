@@ -176,7 +176,7 @@ func ValidateReservedRange(after, before string, limit int) error {
 	var v apperr.Validation
 	v.Check(ident.IsUUID(after), "after", "must be a UUID")
 	v.Check(ident.IsUUID(before), "before", "must be a UUID")
-	v.Check(limit >= 1 && limit <= MaxReservedLimit, "limit", "must be an integer from 1 to 1000")
+	v.Check(ident.ValidLimit(limit, MaxReservedLimit), "limit", ident.LimitMessage(MaxReservedLimit))
 	return v.Err()
 }
 

@@ -45,7 +45,6 @@ import (
 	"time"
 
 	rediscache "github.com/go-redis/cache/v9"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"bazaar/catalog"
@@ -62,9 +61,31 @@ type Config struct {
 	RetryAfter time.Duration
 	// Logger receives outage reports (default slog.Default()).
 	Logger *slog.Logger
-	// Registerer receives the cache's metrics (default: none kept).
-	Registerer prometheus.Registerer
+	// Metrics counts what the cache does (default: nothing counted).
+	Metrics Metrics
 }
+
+// Metrics counts what the cache does, by kind of entry (Kinds);
+// bazaar/catalog/metrics implements it.
+type Metrics interface {
+	// CacheHits counts n reads answered from Redis.
+	CacheHits(kind string, n int)
+	// CacheMisses counts n reads that loaded from PostgreSQL.
+	CacheMisses(kind string, n int)
+	// CacheBypassed counts n reads served from PostgreSQL without Redis,
+	// because Redis was failing.
+	CacheBypassed(kind string, n int)
+	// CacheError counts a failed Redis command.
+	CacheError()
+}
+
+// noMetrics counts nothing.
+type noMetrics struct{}
+
+func (noMetrics) CacheHits(string, int)     {}
+func (noMetrics) CacheMisses(string, int)   {}
+func (noMetrics) CacheBypassed(string, int) {}
+func (noMetrics) CacheError()               {}
 
 // logEvery is the shortest time between two log reports of Redis failures:
 // an outage is logged when it starts, then at most once per logEvery.
@@ -82,7 +103,7 @@ type Cache struct {
 	codec   *rediscache.Cache
 	ttl     time.Duration
 	breaker *breaker
-	metrics *metrics
+	metrics counter
 
 	// mu guards pending: invalidations made while Redis was unreachable,
 	// to be made before this replica reads from Redis again.
@@ -100,11 +121,11 @@ func New(rdb *redis.Client, cfg Config) *Cache {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Registerer == nil {
-		cfg.Registerer = prometheus.NewRegistry()
+	m := cfg.Metrics
+	if m == nil {
+		m = noMetrics{}
 	}
-	m := newMetrics(cfg.Registerer)
-	b := &breaker{retryAfter: cfg.RetryAfter, logEvery: logEvery, logger: cfg.Logger, errors: m.errors}
+	b := &breaker{retryAfter: cfg.RetryAfter, logEvery: logEvery, logger: cfg.Logger, metrics: m}
 	return &Cache{
 		rdb: rdb,
 		// JSON rather than the default msgpack, which decodes times into
@@ -116,7 +137,7 @@ func New(rdb *redis.Client, cfg Config) *Cache {
 		}),
 		ttl:     cfg.TTL,
 		breaker: b,
-		metrics: m,
+		metrics: counter{m},
 		pending: invalidation{ids: map[string]bool{}},
 	}
 }
@@ -155,7 +176,7 @@ func (c *Cache) currentVersion(ctx context.Context, key, kind string) (string, b
 			return v, true
 		}
 	}
-	c.metrics.bypassed.WithLabelValues(kind).Inc()
+	c.metrics.CacheBypassed(kind, 1)
 	return "", false
 }
 
@@ -168,7 +189,7 @@ func (c *Cache) currentProduct(ctx context.Context, id string) (string, []byte, 
 			return v, entry, true
 		}
 	}
-	c.metrics.bypassed.WithLabelValues(kindProduct).Inc()
+	c.metrics.CacheBypassed(kindProduct, 1)
 	return "", nil, false
 }
 
@@ -385,37 +406,17 @@ const (
 	kindCategories = "categories"
 )
 
-type metrics struct {
-	hits, misses, bypassed *prometheus.CounterVec
-	errors                 prometheus.Counter
-}
+// Kinds are the kinds of entries, the values of the "kind" label.
+var Kinds = []string{kindProduct, kindList, kindCategories}
 
-func newMetrics(reg prometheus.Registerer) *metrics {
-	vec := func(name, help string) *prometheus.CounterVec {
-		v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"kind"})
-		for _, k := range []string{kindProduct, kindList, kindCategories} {
-			v.WithLabelValues(k)
-		}
-		return v
-	}
-	m := &metrics{
-		hits:     vec("catalog_cache_hits_total", "Reads answered from Redis, by kind of entry."),
-		misses:   vec("catalog_cache_misses_total", "Reads that loaded from PostgreSQL and filled Redis, by kind of entry."),
-		bypassed: vec("catalog_cache_bypassed_total", "Reads served from PostgreSQL without Redis because Redis was failing, by kind of entry."),
-		errors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "catalog_cache_errors_total",
-			Help: "Redis commands of the cache that failed (timeouts, refused connections, errors).",
-		}),
-	}
-	reg.MustRegister(m.hits, m.misses, m.bypassed, m.errors)
-	return m
-}
+// counter is Metrics with the outcome of a cached read.
+type counter struct{ Metrics }
 
 // count records the outcome of one cached read.
-func (m *metrics) count(kind string, loaded bool, err error) {
+func (m counter) count(kind string, loaded bool, err error) {
 	if loaded || err != nil {
-		m.misses.WithLabelValues(kind).Inc()
+		m.CacheMisses(kind, 1)
 		return
 	}
-	m.hits.WithLabelValues(kind).Inc()
+	m.CacheHits(kind, 1)
 }

@@ -11,18 +11,20 @@ import (
 	"bazaar/catalog"
 	"bazaar/catalog/cache"
 	"bazaar/catalog/internal/catalogtest"
+	"bazaar/catalog/metrics"
 	"bazaar/catalog/postgres"
+	"bazaar/platform/pg/pgtest"
 )
 
 var (
-	db  *catalogtest.Postgres
+	db  *pgtest.DB
 	rds *catalogtest.Redis
 )
 
 func TestMain(m *testing.M) {
-	catalogtest.Main(m, func(ctx context.Context) (func(), error) {
+	pgtest.Main(m, func(ctx context.Context) (func(), error) {
 		var err error
-		if db, err = catalogtest.StartPostgres(ctx); err != nil {
+		if db, err = pgtest.Start(ctx, catalogtest.Postgres); err != nil {
 			return nil, err
 		}
 		if rds, err = catalogtest.StartRedis(ctx); err != nil {
@@ -58,7 +60,7 @@ func newReplicaWithTimeout(t testing.TB, redisURL string, store cache.Store, tim
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
 	reg := prometheus.NewRegistry()
-	c := cache.New(rdb, cache.Config{TTL: time.Minute, RetryAfter: 50 * time.Millisecond, Registerer: reg})
+	c := cache.New(rdb, cache.Config{TTL: time.Minute, RetryAfter: 50 * time.Millisecond, Metrics: metrics.New(reg, nil)})
 	return &replica{
 		products:     cache.NewProductService(store, c),
 		reservations: cache.NewReservationService(postgres.NewReservationService(db.Pool), c),

@@ -18,6 +18,7 @@ import (
 // page's products.
 type Store interface {
 	catalog.ProductService
+	SetProductImage(ctx context.Context, id string, img *catalog.Image) (catalog.Product, error)
 	FindProductsByID(ctx context.Context, ids []string) ([]catalog.Product, error)
 }
 
@@ -31,7 +32,10 @@ type ProductService struct {
 	fills singleflight.Group
 }
 
-var _ catalog.ProductService = (*ProductService)(nil)
+var (
+	_ catalog.ProductService    = (*ProductService)(nil)
+	_ catalog.ProductImageStore = (*ProductService)(nil)
+)
 
 // NewProductService returns a ProductService over store.
 func NewProductService(store Store, c *Cache) *ProductService {
@@ -137,7 +141,7 @@ func (s *ProductService) products(ctx context.Context, ids []string) ([]catalog.
 		cached, err = s.cache.entries(ctx, keys)
 	}
 	if err != nil {
-		s.cache.metrics.bypassed.WithLabelValues(kindProduct).Add(float64(len(ids)))
+		s.cache.metrics.CacheBypassed(kindProduct, len(ids))
 		found, err := s.store.FindProductsByID(ctx, ids)
 		return inOrder(ids, found), err
 	}
@@ -151,8 +155,8 @@ func (s *ProductService) products(ctx context.Context, ids []string) ([]catalog.
 		}
 		found = append(found, p)
 	}
-	s.cache.metrics.hits.WithLabelValues(kindProduct).Add(float64(len(found)))
-	s.cache.metrics.misses.WithLabelValues(kindProduct).Add(float64(len(missing)))
+	s.cache.metrics.CacheHits(kindProduct, len(found))
+	s.cache.metrics.CacheMisses(kindProduct, len(missing))
 	if len(missing) > 0 {
 		missingIDs := make([]string, len(missing))
 		missingKeys := make([]string, len(missing))
@@ -225,6 +229,16 @@ func (s *ProductService) UpdateProduct(ctx context.Context, id string, in catalo
 	p, err := s.store.UpdateProduct(ctx, id, in)
 	if err == nil || mayHaveCommitted(err) {
 		s.cache.invalidate(ctx, []string{catalog.NormalizeID(id)}, true)
+	}
+	return p, err
+}
+
+// SetProductImage changes a product's image and its entry; listings read
+// their products through those entries, so they need no change.
+func (s *ProductService) SetProductImage(ctx context.Context, id string, img *catalog.Image) (catalog.Product, error) {
+	p, err := s.store.SetProductImage(ctx, id, img)
+	if err == nil || mayHaveCommitted(err) {
+		s.cache.invalidate(ctx, []string{catalog.NormalizeID(id)}, false)
 	}
 	return p, err
 }

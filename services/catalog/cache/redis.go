@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -44,7 +43,7 @@ type breaker struct {
 	retryAfter time.Duration
 	logEvery   time.Duration
 	logger     *slog.Logger
-	errors     prometheus.Counter
+	metrics    Metrics
 
 	openUntil  atomic.Int64 // unix nanoseconds
 	lastLog    atomic.Int64 // unix nanoseconds
@@ -63,7 +62,7 @@ func (b *breaker) observe(ctx context.Context, err error) error {
 		return err
 	}
 	now := time.Now()
-	b.errors.Inc()
+	b.metrics.CacheError()
 	// Waiting too long for a free connection says this replica is busy,
 	// not that Redis is down: that request alone goes to PostgreSQL.
 	if !errors.Is(err, redis.ErrPoolTimeout) {

@@ -15,9 +15,10 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/go-cmp/cmp"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"bazaar/catalog"
+	"bazaar/catalog/metrics"
 	"bazaar/platform/apperr"
 	"bazaar/platform/auth"
 	"bazaar/platform/web"
@@ -303,16 +304,16 @@ func (f *fakeReservations) Reserved(_ context.Context, after, before string, lim
 }
 
 // doInternal serves one request of the internal routes over svc.
-func doInternal(t *testing.T, svc catalog.ReservationService, method, target, body string) (*Internal, *httptest.ResponseRecorder) {
+// It returns the server's metrics registry and the answer.
+func doInternal(t *testing.T, svc catalog.ReservationService, method, target, body string) (*prometheus.Registry, *httptest.ResponseRecorder) {
 	t.Helper()
 	s := web.NewServer(web.Config{Service: "catalog"}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-	h := NewInternal(svc, s.Registry)
-	h.Register(s.Internal)
+	NewInternal(svc, metrics.New(s.Registry, nil)).Register(s.Internal)
 	req := httptest.NewRequest(method, target, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	s.Internal.ServeHTTP(rec, req)
-	return h, rec
+	return s.Registry, rec
 }
 
 func TestInternalReservations(t *testing.T) {
@@ -340,7 +341,7 @@ func TestInternalReservations(t *testing.T) {
 		{"get unknown", http.MethodGet, "/internal/reservations/" + order, "", &fakeReservations{err: catalog.ReservationNotFound(order)}, http.StatusNotFound, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			h, rec := doInternal(t, c.svc, c.method, c.target, c.body)
+			reg, rec := doInternal(t, c.svc, c.method, c.target, c.body)
 			if rec.Code != c.status {
 				t.Fatalf("status = %d, want %d (%s)", rec.Code, c.status, rec.Body)
 			}
@@ -353,12 +354,30 @@ func TestInternalReservations(t *testing.T) {
 				problem(t, rec)
 			}
 			if c.outcome != "" {
-				if n := testutil.ToFloat64(h.metrics.reservations.WithLabelValues(c.outcome)); n != 1 {
+				if n := outcomeCount(t, reg, "catalog_reservations_total", c.outcome); n != 1 {
 					t.Errorf("reservations{outcome=%s} = %v, want 1", c.outcome, n)
 				}
 			}
 		})
 	}
+}
+
+// outcomeCount returns the value of the counter name{outcome=outcome} of reg.
+func outcomeCount(t *testing.T, reg *prometheus.Registry, name, outcome string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			if l := m.GetLabel(); f.GetName() == name && len(l) == 1 && l[0].GetValue() == outcome {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no metric %s{outcome=%q}", name, outcome)
+	return 0
 }
 
 func TestExpiredOrderProblem(t *testing.T) {
@@ -433,24 +452,6 @@ func TestListReserved(t *testing.T) {
 	_, rec := doInternal(t, &fakeReservations{err: apperr.Errorf(apperr.Unavailable, "down")}, http.MethodGet, "/internal/reservations?after="+zero+"&before="+before, "")
 	if p := problem(t, rec); rec.Code != http.StatusServiceUnavailable || p.Detail != "down" {
 		t.Errorf("store error: status %d, problem %+v; want 503", rec.Code, p)
-	}
-}
-
-func TestReservationUnitsCounted(t *testing.T) {
-	s := web.NewServer(web.Config{Service: "catalog"}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-	svc := &fakeReservations{res: catalog.Reservation{Status: catalog.StatusReleased, Items: []catalog.ReservedItem{{Quantity: 2}, {Quantity: 5}}}}
-	h := NewInternal(svc, s.Registry)
-	h.metrics.released(svc.res, nil)
-	h.metrics.released(catalog.Reservation{Status: catalog.StatusReleased, Items: []catalog.ReservedItem{}}, nil)
-	h.metrics.reserved(svc.res, nil)
-	if got := testutil.ToFloat64(h.metrics.unitsReleased); got != 7 {
-		t.Errorf("units released = %v, want 7", got)
-	}
-	if got := testutil.ToFloat64(h.metrics.unitsReserved); got != 7 {
-		t.Errorf("units reserved = %v, want 7", got)
-	}
-	if got := testutil.ToFloat64(h.metrics.releases.WithLabelValues("tombstone")); got != 1 {
-		t.Errorf("tombstones = %v, want 1", got)
 	}
 }
 

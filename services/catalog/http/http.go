@@ -5,7 +5,6 @@ package http
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -22,7 +21,15 @@ type Handler struct {
 	Products catalog.ProductService
 	// Verifier checks the access tokens of the admin routes.
 	Verifier *auth.Verifier
+	// Images sets and removes products' images; without it the image
+	// routes are not served.
+	Images *catalog.ImageService
+
+	uploads chan struct{} // image bodies being read or processed
 }
+
+// uploadSlots is how many image uploads hold their body in memory at once.
+const uploadSlots = 4
 
 // Register mounts the public routes on e.
 func (h *Handler) Register(e *echo.Echo) {
@@ -35,6 +42,11 @@ func (h *Handler) Register(e *echo.Echo) {
 	g.PATCH("/products/:id", h.updateProduct, admin...)
 	g.DELETE("/products/:id", h.deleteProduct, admin...)
 	g.GET("/categories", h.listCategories)
+	if h.Images != nil {
+		h.uploads = make(chan struct{}, uploadSlots)
+		e.PUT(ImageRoute, h.putImage, admin...)
+		e.DELETE(ImageRoute, h.deleteImage, admin...)
+	}
 }
 
 type productPage struct {
@@ -43,25 +55,16 @@ type productPage struct {
 }
 
 func (h *Handler) listProducts(c echo.Context) error {
+	var v apperr.Validation
+	p := web.ParsePage(c, &v, catalog.DefaultLimit, catalog.MaxLimit, ident.DecodeCursor)
+	if err := v.Err(); err != nil {
+		return err
+	}
 	f := catalog.ProductFilter{
 		Query:    strings.TrimSpace(c.QueryParam("q")),
 		Category: c.QueryParam("category"),
-		Limit:    catalog.DefaultLimit,
-	}
-	if s := c.QueryParam("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			n = 0 // out of range: Validate says what a limit must be
-		}
-		f.Limit = n
-	}
-	if s := c.QueryParam("cursor"); s != "" {
-		after, ok := ident.DecodeCursor(s)
-		if !ok {
-			return &apperr.Error{Code: apperr.Invalid, Message: "The request has invalid fields.",
-				Fields: []apperr.FieldError{{Field: "cursor", Message: "is not a cursor returned by this API"}}}
-		}
-		f.After = after
+		Limit:    p.Limit,
+		After:    p.After,
 	}
 	if err := f.Validate(); err != nil {
 		return err

@@ -7,14 +7,15 @@ import (
 	"bazaar/catalog"
 	"bazaar/catalog/internal/catalogtest"
 	"bazaar/catalog/postgres"
+	"bazaar/platform/pg/pgtest"
 )
 
-var db *catalogtest.Postgres
+var db *pgtest.DB
 
 func TestMain(m *testing.M) {
-	catalogtest.Main(m, func(ctx context.Context) (func(), error) {
+	pgtest.Main(m, func(ctx context.Context) (func(), error) {
 		var err error
-		db, err = catalogtest.StartPostgres(ctx)
+		db, err = pgtest.Start(ctx, catalogtest.Postgres)
 		if err != nil {
 			return nil, err
 		}

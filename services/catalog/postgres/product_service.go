@@ -19,23 +19,42 @@ import (
 // ProductService implements catalog.ProductService on PostgreSQL.
 type ProductService struct {
 	pool *pgxpool.Pool
+	// reads serves the reads that may trail (listings, search,
+	// categories): the pool, or a Standby (docs/database.md).
+	reads Querier
 }
 
-var _ catalog.ProductService = (*ProductService)(nil)
+var (
+	_ catalog.ProductService    = (*ProductService)(nil)
+	_ catalog.ProductImageStore = (*ProductService)(nil)
+)
 
 // NewProductService returns a ProductService using pool.
 func NewProductService(pool *pgxpool.Pool) *ProductService {
-	return &ProductService{pool: pool}
+	return &ProductService{pool: pool, reads: pool}
 }
 
-const productColumns = `id::text, sku, name, description, price_cents, currency, stock, category, created_at, updated_at`
+// NewProductServiceReadingFrom returns a ProductService using pool, whose
+// listings, search and categories are read through reads.
+func NewProductServiceReadingFrom(pool *pgxpool.Pool, reads Querier) *ProductService {
+	return &ProductService{pool: pool, reads: reads}
+}
+
+const productColumns = `id::text, sku, name, description, price_cents, currency, stock, category, created_at, updated_at,
+	image_url, image_thumbnail_url, image_width, image_height`
 
 // scanProduct reads the productColumns of a row. Times are made UTC so that
 // a product reads the same from the database and from the cache.
 func scanProduct(row pgx.Row) (catalog.Product, error) {
 	var p catalog.Product
-	err := row.Scan(&p.ID, &p.SKU, &p.Name, &p.Description, &p.PriceCents, &p.Currency, &p.Stock, &p.Category, &p.CreatedAt, &p.UpdatedAt)
+	var url, thumb *string
+	var width, height *int
+	err := row.Scan(&p.ID, &p.SKU, &p.Name, &p.Description, &p.PriceCents, &p.Currency, &p.Stock, &p.Category, &p.CreatedAt, &p.UpdatedAt,
+		&url, &thumb, &width, &height)
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
+	if err == nil && url != nil && thumb != nil && width != nil && height != nil {
+		p.Image = &catalog.Image{URL: *url, ThumbnailURL: *thumb, Width: *width, Height: *height}
+	}
 	return p, err
 }
 
@@ -64,7 +83,7 @@ func (s *ProductService) FindProducts(ctx context.Context, f catalog.ProductFilt
 		where += " AND id > @after"
 		args["after"] = f.After
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+productColumns+` FROM products WHERE `+where+` ORDER BY id LIMIT @limit`, args)
+	rows, err := s.reads.Query(ctx, `SELECT `+productColumns+` FROM products WHERE `+where+` ORDER BY id LIMIT @limit`, args)
 	if err != nil {
 		return catalog.ProductPage{}, pg.Wrap("find products", err)
 	}
@@ -117,7 +136,7 @@ func (s *ProductService) FindProductsByID(ctx context.Context, ids []string) ([]
 
 // FindCategories returns every category with its number of live products.
 func (s *ProductService) FindCategories(ctx context.Context) ([]catalog.Category, error) {
-	rows, err := s.pool.Query(ctx, `
+	rows, err := s.reads.Query(ctx, `
 		SELECT c.slug, c.name, count(p.id)
 		FROM categories c LEFT JOIN products p ON p.category = c.slug AND p.deleted_at IS NULL
 		GROUP BY c.slug, c.name ORDER BY c.name, c.slug`)
@@ -194,6 +213,30 @@ func (s *ProductService) UpdateProduct(ctx context.Context, id string, in catalo
 	})
 	if err != nil {
 		return catalog.Product{}, writeError("update product", in, err)
+	}
+	return p, nil
+}
+
+// SetProductImage records the image a live product shows, or with nil that
+// it has none, and answers the product.
+func (s *ProductService) SetProductImage(ctx context.Context, id string, img *catalog.Image) (catalog.Product, error) {
+	if !ident.IsUUID(id) {
+		return catalog.Product{}, catalog.ProductNotFound(id)
+	}
+	var url, thumb *string
+	var width, height *int
+	if img != nil {
+		url, thumb, width, height = &img.URL, &img.ThumbnailURL, &img.Width, &img.Height
+	}
+	p, err := scanProduct(s.pool.QueryRow(ctx, `
+		UPDATE products SET image_url = $2, image_thumbnail_url = $3, image_width = $4, image_height = $5, updated_at = now()
+		WHERE id = $1 AND deleted_at IS NULL
+		RETURNING `+productColumns, id, url, thumb, width, height))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return catalog.Product{}, catalog.ProductNotFound(id)
+	}
+	if err != nil {
+		return catalog.Product{}, pg.Wrap("set product image", err)
 	}
 	return p, nil
 }

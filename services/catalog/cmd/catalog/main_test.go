@@ -19,17 +19,18 @@ import (
 	"bazaar/catalog/internal/catalogtest"
 	"bazaar/platform/auth"
 	"bazaar/platform/config"
+	"bazaar/platform/pg/pgtest"
 )
 
 var (
-	db  *catalogtest.Postgres
+	db  *pgtest.DB
 	rds *catalogtest.Redis
 )
 
 func TestMain(m *testing.M) {
-	catalogtest.Main(m, func(ctx context.Context) (func(), error) {
+	pgtest.Main(m, func(ctx context.Context) (func(), error) {
 		var err error
-		if db, err = catalogtest.StartPostgres(ctx); err != nil {
+		if db, err = pgtest.Start(ctx, catalogtest.Postgres); err != nil {
 			return nil, err
 		}
 		if rds, err = catalogtest.StartRedis(ctx); err != nil {
