@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"bazaar/e2e/internal/shop"
 	"bazaar/e2e/internal/short"
 )
 
@@ -79,7 +80,7 @@ func TestBackupRestore(t *testing.T) {
 	// A product image, which the set must carry: the media volume is lost
 	// below as well.
 	var pictured productWithImage
-	admin.Do(t, "PUT", "/api/catalog/products/"+products[0].ID+"/image", photoJPEG(t, 640, 480, 21), "Content-Type", "image/jpeg").
+	admin.Do(t, "PUT", "/api/catalog/products/"+products[0].ID+"/image", shop.PhotoJPEG(t, 640, 480, 21), "Content-Type", "image/jpeg").
 		Expect(t, http.StatusOK, &pictured)
 	picture := anonymous.Do(t, "GET", pictured.Image.URL, nil).Expect(t, http.StatusOK, nil).Body
 

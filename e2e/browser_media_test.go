@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"bazaar/e2e/internal/shop"
 )
 
 // Product images in the storefront: the grid and the product page show them
@@ -23,7 +25,7 @@ func TestBrowserProductImages(t *testing.T) {
 	teapot := createProduct(t, admin, "Teapot "+w, 3400, 5, category)
 	kettle := createProduct(t, admin, "Kettle "+w, 2900, 5, category)
 	var withImage productWithImage
-	admin.API.Do(t, "PUT", "/api/catalog/products/"+teapot.ID+"/image", photoJPEG(t, 1200, 900, 11), "Content-Type", "image/jpeg").
+	admin.API.Do(t, "PUT", "/api/catalog/products/"+teapot.ID+"/image", shop.PhotoJPEG(t, 1200, 900, 11), "Content-Type", "image/jpeg").
 		Expect(t, http.StatusOK, &withImage)
 	img := withImage.Image
 
@@ -56,7 +58,7 @@ func TestBrowserProductImages(t *testing.T) {
 	a.waitText(".image-panel", "No image yet")
 	dir := t.TempDir()
 	good, bad := filepath.Join(dir, "kettle.jpg"), filepath.Join(dir, "kettle.gif")
-	if err := os.WriteFile(good, photoJPEG(t, 1000, 1000, 12), 0o644); err != nil {
+	if err := os.WriteFile(good, shop.PhotoJPEG(t, 1000, 1000, 12), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(bad, []byte("GIF89a"), 0o644); err != nil {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"testing"
 
 	"bazaar/e2e/internal/shop"
@@ -35,4 +36,11 @@ func theShop(tb testing.TB) *shop.Shop {
 		AdminEmail:    envOr("ADMIN_EMAIL", "admin@bazaar.local"),
 		AdminPassword: secret(tb, "admin_password"),
 	}
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
 }

@@ -6,9 +6,7 @@ import (
 	"hash/crc32"
 	goimage "image"
 	"image/color"
-	"image/jpeg"
 	"image/png"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -27,31 +25,6 @@ type productImage struct {
 type productWithImage struct {
 	ID    string        `json:"id"`
 	Image *productImage `json:"image"`
-}
-
-// gpsText is a value only the uploads' metadata holds.
-const gpsText = "GPS-48.8584N-2.2945E"
-
-// photoJPEG returns a w × h JPEG of noise (which compresses like a detailed
-// photograph) carrying an EXIF segment with gpsText, as a phone writes.
-func photoJPEG(t *testing.T, w, h int, seed uint64) []byte {
-	t.Helper()
-	r := rand.New(rand.NewPCG(seed, 7))
-	img := goimage.NewRGBA(goimage.Rect(0, 0, w, h))
-	for i := range img.Pix {
-		img.Pix[i] = uint8(r.IntN(256))
-		if i%4 == 3 {
-			img.Pix[i] = 255
-		}
-	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 95}); err != nil {
-		t.Fatal(err)
-	}
-	b := buf.Bytes()
-	exif := []byte("Exif\x00\x00II*\x00\x08\x00\x00\x00\x00\x00\x00\x00\x00\x00" + gpsText)
-	seg := append([]byte{0xff, 0xe1}, byte((len(exif)+2)>>8), byte(len(exif)+2))
-	return append(append(append([]byte{}, b[:2]...), append(seg, exif...)...), b[2:]...)
 }
 
 // bombPNG is a PNG of under a kilobyte whose header declares w × h pixels.
@@ -98,7 +71,7 @@ func fetchMedia(t *testing.T, url string) goimage.Image {
 	if ct := r.Header.Get("Content-Type"); ct != "image/jpeg" && ct != "image/png" {
 		t.Errorf("GET %s: Content-Type %q", url, ct)
 	}
-	if bytes.Contains(r.Body, []byte(gpsText)) || bytes.Contains(r.Body, []byte("Exif")) {
+	if bytes.Contains(r.Body, []byte(shop.PhotoGPS)) || bytes.Contains(r.Body, []byte("Exif")) {
 		t.Errorf("GET %s: the upload's metadata survived", url)
 	}
 	img, _, err := goimage.Decode(bytes.NewReader(r.Body))
@@ -118,7 +91,7 @@ func TestMediaUploadReplaceDelete(t *testing.T) {
 	path := "/api/catalog/products/" + p.ID + "/image"
 
 	// Over the 1 MiB that other routes take, under 5 MiB.
-	first := photoJPEG(t, 1800, 1200, 1)
+	first := shop.PhotoJPEG(t, 1800, 1200, 1)
 	if len(first) < 3<<20/2 || len(first) > 5<<20 {
 		t.Fatalf("test photo of %d bytes", len(first))
 	}
@@ -139,7 +112,7 @@ func TestMediaUploadReplaceDelete(t *testing.T) {
 	old := *got.Image
 
 	// Replacing: new URLs; the old ones keep working for cached pages.
-	admin.Do(t, "PUT", path, photoJPEG(t, 800, 600, 2), "Content-Type", "image/jpeg").Expect(t, http.StatusOK, &got)
+	admin.Do(t, "PUT", path, shop.PhotoJPEG(t, 800, 600, 2), "Content-Type", "image/jpeg").Expect(t, http.StatusOK, &got)
 	if got.Image == nil || got.Image.URL == old.URL || got.Image.Width != 800 {
 		t.Fatalf("replaced image %+v (was %+v)", got.Image, old)
 	}
@@ -149,7 +122,7 @@ func TestMediaUploadReplaceDelete(t *testing.T) {
 
 	// Refusals change nothing.
 	gif := []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
-	huge := append(photoJPEG(t, 64, 64, 3), make([]byte, 6<<20)...)
+	huge := append(shop.PhotoJPEG(t, 64, 64, 3), make([]byte, 6<<20)...)
 	customer := s.NewShopper(t, "Media Customer").API
 	for _, c := range []struct {
 		name        string

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"bazaar/e2e/internal/shop"
 	"bazaar/observability"
 )
 
@@ -225,11 +225,11 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 		}
 	}
 
-	shop := newShopTraffic(t)
+	traffic := shop.NewTraffic(t, theShop(t))
 	start := time.Now()
 	deadline := start.Add(90 * time.Second)
 	for round := 1; ; round++ {
-		shop.round(t, round)
+		traffic.Round(t, round)
 		pending := 0
 		for _, c := range checks {
 			for i, e := range c.exprs {
@@ -323,122 +323,26 @@ func checkRulesLoaded(t *testing.T, prom prometheusAPI, rules []observability.Ru
 	}
 }
 
-// shopTraffic is a customer and two products of its own, to drive every
-// kind of request the dashboards show: catalog reads (cache hits and
-// misses), 404s, logins that succeed and fail, orders placed, cancelled and
-// refused for lack of stock.
-type shopTraffic struct {
-	anon, customer   *Client
-	admin            *Client
-	email            string
-	inStock, soldOut string
-}
-
-func newShopTraffic(t *testing.T) *shopTraffic {
-	t.Helper()
-	nonce := fmt.Sprintf("%x", time.Now().UnixNano())
-	s := &shopTraffic{anon: newClient(t), email: "obs-" + nonce + "@example.com"}
-	s.admin = newClient(t)
-	s.admin.Token = s.login(t, envOr("ADMIN_EMAIL", "admin@bazaar.local"), secret(t, "admin_password"))
-	s.inStock = s.createProduct(t, s.admin, "obs-"+nonce+"-a", 1000)
-	s.soldOut = s.createProduct(t, s.admin, "obs-"+nonce+"-b", 0)
-	s.anon.Do(t, "POST", "/api/users/register", map[string]string{
-		"email": s.email, "password": "observability-check", "name": "Observability check",
-	}).Expect(t, http.StatusCreated, nil)
-	s.customer = newClient(t)
-	s.customer.Token = s.login(t, s.email, "observability-check")
-	return s
-}
-
-func envOr(name, fallback string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return fallback
-}
-
-func (s *shopTraffic) login(t *testing.T, email, password string) string {
-	t.Helper()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	s.anon.Do(t, "POST", "/api/users/login", map[string]string{"email": email, "password": password}).
-		Expect(t, http.StatusOK, &tok)
-	return tok.AccessToken
-}
-
-func (s *shopTraffic) createProduct(t *testing.T, admin *Client, sku string, stock int) string {
-	t.Helper()
-	var p struct {
-		ID string `json:"id"`
-	}
-	admin.Do(t, "POST", "/api/catalog/products", map[string]any{
-		"sku": sku, "name": "Observability " + sku, "description": "Made by the e2e observability test.",
-		"price_cents": 1250, "currency": "EUR", "stock": stock, "category": "e2e-observability",
-	}).Expect(t, http.StatusCreated, &p)
-	return p.ID
-}
-
-// round sends the n-th (from 1) batch of about fifteen requests. Failed logins are sent
-// only in the first two rounds: the per-IP login limiter is shared with the
-// other tests, which all come from this host.
-func (s *shopTraffic) round(t *testing.T, n int) {
-	t.Helper()
-	c := s.anon
-	c.Do(t, "GET", "/api/catalog/products?limit=5", nil).Expect(t, http.StatusOK, nil)
-	c.Do(t, "GET", "/api/catalog/products/"+s.inStock, nil).Expect(t, http.StatusOK, nil)
-	c.Do(t, "GET", "/api/catalog/products/"+s.inStock, nil).Expect(t, http.StatusOK, nil)
-	c.Do(t, "GET", "/api/catalog/categories", nil).Expect(t, http.StatusOK, nil)
-	c.Do(t, "GET", "/api/catalog/products/00000000-0000-0000-0000-000000000000", nil).ExpectProblem(t, http.StatusNotFound, "")
-	c.Do(t, "GET", "/api/catalog/no-such-route", nil).ExpectProblem(t, http.StatusNotFound, "")
-	c.Do(t, "GET", "/api/no-such-service", nil).ExpectProblem(t, http.StatusNotFound, "")
-
-	s.login(t, s.email, "observability-check")
-	s.customer.Do(t, "GET", "/api/users/me", nil).Expect(t, http.StatusOK, nil)
-	if n <= 2 {
-		c.Do(t, "POST", "/api/users/login", map[string]string{"email": s.email, "password": "not-the-password"}).
-			ExpectProblem(t, http.StatusUnauthorized, "")
-	}
-
-	// A new picture each round (the processing time is a rate), and a refusal.
-	image := "/api/catalog/products/" + s.inStock + "/image"
-	s.admin.Do(t, "PUT", image, photoJPEG(t, 64, 48, uint64(n)), "Content-Type", "image/jpeg").Expect(t, http.StatusOK, nil)
-	s.admin.Do(t, "PUT", image, []byte("GIF89a"), "Content-Type", "image/gif").ExpectProblem(t, http.StatusUnsupportedMediaType, "")
-
-	var order struct {
-		ID string `json:"id"`
-	}
-	item := func(id string) map[string]any {
-		return map[string]any{"items": []map[string]any{{"product_id": id, "quantity": 1}}}
-	}
-	s.customer.Do(t, "POST", "/api/orders", item(s.inStock)).Expect(t, http.StatusCreated, &order)
-	s.customer.Do(t, "POST", "/api/orders", item(s.soldOut)).ExpectProblem(t, http.StatusConflict, "out-of-stock")
-	s.customer.Do(t, "GET", "/api/orders", nil).Expect(t, http.StatusOK, nil)
-	if n%2 == 1 {
-		s.customer.Do(t, "POST", "/api/orders/"+order.ID+"/cancel", nil).Expect(t, http.StatusOK, nil)
-	}
-}
-
 // TestLogsFollowRequestID follows a client-chosen request id from nginx's
 // access log into the log of every service the request reached: catalog for
 // a product read, orders and then catalog (its internal reservation call)
 // for an order.
 func TestLogsFollowRequestID(t *testing.T) {
-	shop := newShopTraffic(t)
+	tr := shop.NewTraffic(t, theShop(t))
 	nonce := time.Now().UnixNano()
 
 	readID := fmt.Sprintf("e2e-logs-read-%x", nonce)
-	r := shop.anon.Do(t, "GET", "/api/catalog/products/"+shop.inStock, nil, "X-Request-Id", readID).Expect(t, http.StatusOK, nil)
+	r := tr.Shop.Client().Do(t, "GET", "/api/catalog/products/"+tr.InStock, nil, "X-Request-Id", readID).Expect(t, http.StatusOK, nil)
 	if got := r.Header.Get("X-Request-Id"); got != readID {
 		t.Fatalf("X-Request-Id %q, want the client's %q", got, readID)
 	}
 	orderID := fmt.Sprintf("e2e-logs-order-%x", nonce)
-	shop.customer.Do(t, "POST", "/api/orders", map[string]any{
-		"items": []map[string]any{{"product_id": shop.inStock, "quantity": 1}},
+	tr.Customer.API.Do(t, "POST", "/api/orders", map[string]any{
+		"items": []map[string]any{{"product_id": tr.InStock, "quantity": 1}},
 	}, "X-Request-Id", orderID).Expect(t, http.StatusCreated, nil)
 
 	edge := logLineWith(t, "nginx", readID)
-	if edge["uri"] != "/api/catalog/products/"+shop.inStock || edge["status"] != float64(http.StatusOK) || edge["upstream_status"] != "200" {
+	if edge["uri"] != "/api/catalog/products/"+tr.InStock || edge["status"] != float64(http.StatusOK) || edge["upstream_status"] != "200" {
 		t.Errorf("nginx logged %v for the product read", edge)
 	}
 	svc := logLineWith(t, "catalog", readID)

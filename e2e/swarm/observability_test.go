@@ -177,12 +177,12 @@ func TestDashboardsLoadData(t *testing.T) {
 		}
 	}
 	p := newProbe(t)
-	traffic := newTraffic(t)
+	traffic := shop.NewTraffic(t, theShop(t))
 
 	start := time.Now()
 	deadline := start.Add(90 * time.Second)
 	for round := 1; ; round++ {
-		traffic.round(t, round)
+		traffic.Round(t, round)
 		var pending []*panelCheck
 		for _, c := range checks {
 			if !c.done() {
@@ -613,57 +613,4 @@ func panelChecks(t *testing.T, dashboards []dashboard) []*panelCheck {
 		walk(d.Panels)
 	}
 	return checks
-}
-
-// traffic is a customer and two products of its own, to drive every kind of
-// request the dashboards show: catalog reads (cache hits and misses), 404s,
-// logins that succeed and fail, orders placed, cancelled and refused for
-// lack of stock.
-type traffic struct {
-	shop             *shop.Shop
-	customer         shop.Account
-	inStock, soldOut string
-}
-
-func newTraffic(t *testing.T) *traffic {
-	t.Helper()
-	s := theShop(t)
-	admin := s.Admin(t)
-	cat := shop.FreshCategory()
-	return &traffic{
-		shop:     s,
-		customer: s.NewShopper(t, "Dashboard Shopper"),
-		inStock:  shop.AddProduct(t, admin.API, shop.SampleProduct(shop.UniqueWord(), cat, 1250, 1000)).ID,
-		soldOut:  shop.AddProduct(t, admin.API, shop.SampleProduct(shop.UniqueWord(), cat, 1250, 0)).ID,
-	}
-}
-
-// round sends the n-th (from 1) batch of about fifteen requests; failed
-// logins only in the first two, to stay within the login limits.
-func (tr *traffic) round(t *testing.T, n int) {
-	t.Helper()
-	c := tr.shop.Client()
-	c.Do(t, "GET", "/api/catalog/products?limit=5", nil).Expect(t, http.StatusOK, nil)
-	c.Do(t, "GET", "/api/catalog/products/"+tr.inStock, nil).Expect(t, http.StatusOK, nil)
-	c.Do(t, "GET", "/api/catalog/products/"+tr.inStock, nil).Expect(t, http.StatusOK, nil)
-	c.Do(t, "GET", "/api/catalog/categories", nil).Expect(t, http.StatusOK, nil)
-	c.Do(t, "GET", "/api/catalog/products/"+shop.RandomUUID(), nil).ExpectProblem(t, http.StatusNotFound, "")
-	c.Do(t, "GET", "/api/catalog/no-such-route", nil).ExpectProblem(t, http.StatusNotFound, "")
-	c.Do(t, "GET", "/api/no-such-service", nil).ExpectProblem(t, http.StatusNotFound, "")
-
-	tr.shop.SignIn(t, tr.customer.Email, tr.customer.Password)
-	tr.customer.API.Do(t, "GET", "/api/users/me", nil).Expect(t, http.StatusOK, nil)
-	if n <= 2 {
-		c.Do(t, "POST", "/api/users/login", map[string]string{"email": tr.customer.Email, "password": "not-the-password"}).
-			ExpectProblem(t, http.StatusUnauthorized, "")
-	}
-	var o shop.Order
-	tr.customer.API.Do(t, "POST", "/api/orders", shop.OrderRequest(shop.OrderLine{ProductID: tr.inStock, Quantity: 1})).
-		Expect(t, http.StatusCreated, &o)
-	tr.customer.API.Do(t, "POST", "/api/orders", shop.OrderRequest(shop.OrderLine{ProductID: tr.soldOut, Quantity: 1})).
-		ExpectProblem(t, http.StatusConflict, "out-of-stock")
-	tr.customer.API.Do(t, "GET", "/api/orders", nil).Expect(t, http.StatusOK, nil)
-	if n%2 == 1 {
-		tr.customer.API.Do(t, "POST", "/api/orders/"+o.ID+"/cancel", nil).Expect(t, http.StatusOK, nil)
-	}
 }
