@@ -141,14 +141,16 @@ func Wrap(op string, err error) error {
 
 // lostDatabase reports whether err is the database being out of reach
 // rather than a mistake in the request: no connection could be made, the
-// connection broke (a server killed mid-query reads as an unexpected EOF),
+// connection broke (a server killed mid-query reads as an unexpected EOF, or
+// as a closed connection when it broke earlier in the same operation),
 // a wait ran out, or the server says it is shutting down, starting up or
 // full.
 func lostDatabase(err error) bool {
 	var netErr net.Error
 	var connectErr *pgconn.ConnectError
 	if errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errBackingOff) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errBackingOff) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, pgconn.ErrConnClosed) {
 		return true
 	}
 	var pgErr *pgconn.PgError

@@ -29,6 +29,7 @@ func TestUnavailable(t *testing.T) {
 		{"network error", fmt.Errorf("query: %w", &net.OpError{Op: "dial", Err: errors.New("connection refused")}), apperr.Unavailable},
 		{"deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), apperr.Unavailable},
 		{"server killed mid-query", fmt.Errorf("query: %w", io.ErrUnexpectedEOF), apperr.Unavailable},
+		{"connection broke earlier in the query", fmt.Errorf("query: %w", pgconn.ErrConnClosed), apperr.Unavailable},
 		{"server shutting down", &pgconn.PgError{Code: "57P01"}, apperr.Unavailable},
 		{"server starting up", &pgconn.PgError{Code: "57P03"}, apperr.Unavailable},
 		{"connection failure", &pgconn.PgError{Code: "08006"}, apperr.Unavailable},
