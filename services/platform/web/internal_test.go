@@ -103,3 +103,33 @@ func foreignNetwork(t *testing.T) string {
 	t.Fatal("this machine has an address in every documentation network")
 	return ""
 }
+
+// Once shutdown has started, every answer closes its connection, so that
+// clients stop reusing connections before the server closes the idle ones.
+func TestDrainingAnswersCloseTheirConnection(t *testing.T) {
+	t.Parallel()
+	s := NewServer(Config{Service: "test", DrainDelay: 5 * time.Second}, log.New(new(strings.Builder), "test", slog.LevelInfo), nil)
+	s.API.GET("/x", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
+	srv := httptest.NewServer(s.API)
+	defer srv.Close()
+	get := func() *http.Response {
+		t.Helper()
+		resp, err := srv.Client().Get(srv.URL + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := get(); resp.Close {
+		t.Fatalf("before shutdown: Connection %q, want the connection kept", resp.Header.Get("Connection"))
+	}
+	go s.Shutdown(t.Context())
+	deadline := time.Now().Add(2 * time.Second)
+	for !s.draining.Load() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if resp := get(); !resp.Close {
+		t.Errorf("while draining: Connection %q, want close", resp.Header.Get("Connection"))
+	}
+}

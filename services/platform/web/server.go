@@ -83,7 +83,7 @@ func NewServer(cfg Config, logger *slog.Logger, checks map[string]Check) *Server
 	m := newHTTPMetrics(s.Registry)
 	for _, e := range []*echo.Echo{s.API, s.Internal} {
 		e.HTTPErrorHandler = s.handleError
-		e.Use(requestID, s.recoverPanic, s.observe(m), s.limitBody)
+		e.Use(s.closeWhenDraining, requestID, s.recoverPanic, s.observe(m), s.limitBody)
 		e.GET("/healthz", s.healthz)
 		e.GET("/readyz", s.readyz)
 	}
@@ -170,6 +170,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, srv.Shutdown(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// closeWhenDraining answers with Connection: close once shutdown has
+// started, so the connection is closed after its answer and the client
+// (nginx, another service) stops reusing it. Otherwise the server would
+// close it idle at the end of the drain, and a request sent on it at that
+// moment would fail with nothing answered: a POST is not retried.
+func (s *Server) closeWhenDraining(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.draining.Load() {
+			c.Response().Header().Set(echo.HeaderConnection, "close")
+		}
+		return next(c)
+	}
 }
 
 func (s *Server) healthz(c echo.Context) error {
