@@ -25,22 +25,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-project=()
-if [ "${1:-}" = -p ]; then
-	project=(-p "$2")
-	shift 2
-fi
-compose=(docker compose "${project[@]}" --profile replica)
+. scripts/pg-nodes.sh
 timeout_s=${FAILOVER_TIMEOUT:-120}
-nodes=(postgres postgres-replica)
 start=$(date +%s%N)
 say() { printf 'failover: %s (%.1fs)\n' "$*" "$((($(date +%s%N) - start) / 1000000))e-3"; }
-
-# role NODE: t for a standby, f for a primary; nothing when it does not answer.
-role() {
-	timeout 10 "${compose[@]}" exec -T "$1" \
-		psql -XAtq -U postgres -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null || :
-}
 
 standby= primary=
 for node in "${nodes[@]}"; do

@@ -25,20 +25,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-project=()
-if [ "${1:-}" = -p ]; then
-	project=(-p "$2")
-	shift 2
-fi
-compose=(docker compose "${project[@]}" --profile replica)
+. scripts/pg-nodes.sh
 timeout_s=${REJOIN_TIMEOUT:-300}
-nodes=(postgres postgres-replica)
 start=$(date +%s)
 
-role() {
-	timeout 10 "${compose[@]}" exec -T "$1" \
-		psql -XAtq -U postgres -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null || :
-}
 sql() { timeout 30 "${compose[@]}" exec -T "$1" psql -XAtq -v ON_ERROR_STOP=1 -U postgres -d postgres "${@:2}"; }
 
 primary= standby=
