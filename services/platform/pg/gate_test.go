@@ -124,23 +124,7 @@ func TestGateBoundsAttemptsInFlight(t *testing.T) {
 	p, url := startProxy(t, 200*time.Millisecond)
 	pool := connect(t, pg.Config{URL: url, MaxConns: 20, MinConns: 1, MaxConnecting: 2})
 
-	var wg sync.WaitGroup
-	errs := make(chan error, 20)
-	for range 20 {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_, err := pool.Exec(ctx, "SELECT pg_sleep(0.3)")
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Errorf("query of the burst failed: %v", err)
-		}
-	}
+	burst(t, pool, 20, "SELECT pg_sleep(0.3)")
 	if n := p.maxHeld.Load(); n > 2 {
 		t.Errorf("%d connections were being opened at once, want at most 2", n)
 	}
@@ -223,24 +207,24 @@ func TestGateTriesEveryHost(t *testing.T) {
 	u.Host = "gone.invalid:5432," + closed + "," + u.Host
 	pool := connect(t, pg.Config{URL: u.String(), MaxConns: 8, MinConns: 1, MaxConnecting: 2})
 
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for range 8 {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_, err := pool.Exec(ctx, "SELECT pg_sleep(0.2)")
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Errorf("query of the burst failed: %v", err)
-		}
-	}
+	burst(t, pool, 8, "SELECT pg_sleep(0.2)")
 	if n := p.accepted.Load(); n < 3 {
 		t.Errorf("the burst opened %d connections in all: it did not need new ones, so it proves nothing", n)
 	}
+}
+
+// burst runs query n times at once on pool and fails t for each that fails.
+func burst(t *testing.T, pool *pgxpool.Pool, n int, query string) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := pool.Exec(ctx, query); err != nil {
+				t.Errorf("query of the burst failed: %v", err)
+			}
+		})
+	}
+	wg.Wait()
 }
