@@ -9,8 +9,9 @@
 #
 # A set is a directory BACKUP_DIR/bazaar-<UTC timestamp>/ holding
 # <schema>.dump, MANIFEST (schema and owning role per line), media.tar (the
-# product images of the media volume, when catalog is running) and SHA256SUMS
-# (the sums of all the other files, MANIFEST included).
+# product images of catalog's media store, the media volume or the bucket of
+# docker-compose.s3.yml, when catalog is running) and SHA256SUMS (the sums of
+# all the other files, MANIFEST included).
 # It is written under a .partial name and renamed when complete, so restore
 # and retention never see half a set.
 #
@@ -81,12 +82,13 @@ done
 printf 'COMMIT;\n\\q\n' >&"${SNAPSHOT[1]}"
 wait "$snapshot_pid" || die "the snapshot session failed"
 
-# The product images, read by catalog's binary from its media volume. An
-# image's files are written before the row that names it and are never
-# changed or deleted, so this copy, taken after the snapshot, holds every
-# image the dumps name.
+# The product images, read by catalog's binary from the store its environment
+# names (MEDIA_STORE): the media volume or the bucket. An image's files are
+# written before the row that names it and never changed, and are deleted
+# only MEDIA_RETENTION (a week) after the last row stopped naming them, so
+# this copy, taken after the snapshot, holds every image the dumps name.
 if docker compose ps --status running --services </dev/null | grep -qx catalog; then
-	docker compose exec -T catalog /service media-export /media </dev/null >"$partial/media.tar" 2>"$partial/.media.log" ||
+	docker compose exec -T catalog /service media-export </dev/null >"$partial/media.tar" 2>"$partial/.media.log" ||
 		die "export of the product images failed: $(cat "$partial/.media.log")"
 	log "  images: $(sed -n 's/^media-export: //p' "$partial/.media.log"), $(du -h "$partial/media.tar" | cut -f1)"
 	rm -f "$partial/.media.log"

@@ -27,10 +27,13 @@
 # flushed (it would serve pre-restore data), then they are started again and
 # nginx is reloaded.
 #
-# A set's media.tar (product images) is added to catalog's media volume
-# first, through catalog's binary, which stores only files whose content
-# matches their name. Images are never deleted: files the volume has and the
-# set lacks stay, for pages that may still show them.
+# A set's media.tar (product images) is added to catalog's media store (the
+# media volume, or the bucket of docker-compose.s3.yml) first, through
+# catalog's binary, which stores only files whose content matches their name.
+# Nothing is deleted: files the store has and the set lacks stay, for pages
+# that may still show them, until catalog collects them (MEDIA_RETENTION
+# after no row names them; every file of the set counts as written by the
+# restore).
 #
 # Settings (the environment, else .env): BACKUP_DIR (default ./backups);
 # COMPOSE_PROJECT_NAME and COMPOSE_FILE (which stack; also -p PROJECT).
@@ -124,7 +127,7 @@ done
 media=
 if [ -f "$set_dir/media.tar" ]; then
 	summed media.tar || die "$set_name: SHA256SUMS does not list media.tar"
-	grep -qx catalog <<<"$running" || die "$set_name holds product images, which catalog adds to its volume: start catalog first"
+	grep -qx catalog <<<"$running" || die "$set_name holds product images, which catalog adds to its media store: start catalog first"
 	media=1
 fi
 
@@ -136,8 +139,8 @@ fi
 
 start=$(date +%s)
 if [ -n "$media" ]; then
-	log "Adding the product images of $set_name to the media volume"
-	docker compose exec -T catalog /service media-import /media <"$set_dir/media.tar" ||
+	log "Adding the product images of $set_name to catalog's media store"
+	docker compose exec -T catalog /service media-import <"$set_dir/media.tar" ||
 		die "the product images could not be restored (see above); the database was not touched"
 fi
 # Only the services that run are stopped, and they are started again however

@@ -2,7 +2,10 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"mime"
 	"strings"
 	"time"
@@ -77,11 +80,17 @@ type ImageProcessor interface {
 	Process(ctx context.Context, mediaType string, data []byte) (ProcessedImage, error)
 }
 
-// MediaStore keeps image files by key and says where clients fetch them.
-// Files are never overwritten with other content (keys name content), and
-// never deleted while a page may still show them.
+// MediaStore keeps image files by key and says where clients fetch them:
+// a URL ends with its key (MediaKey). Files are never overwritten with
+// other content (keys name content). A file's time is when it was last
+// written: by a Put, which writes it again when it is there already, or a
+// Touch. The MediaCollector deletes only files that no product names and
+// whose time is long past.
 type MediaStore interface {
 	Put(ctx context.Context, f ImageFile) error
+	// Touch sets the time of key's file to now; it answers an error
+	// wrapping fs.ErrNotExist when there is none.
+	Touch(ctx context.Context, key string) error
 	URL(key string) string
 }
 
@@ -107,6 +116,9 @@ type ImageServiceConfig struct {
 	Store     MediaStore
 	// Observer, when set, hears every upload's outcome.
 	Observer ImageObserver
+	// Logger hears what fails after a product has changed; nil means
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 // ImageService gives products their pictures.
@@ -155,7 +167,8 @@ func (s *ImageService) setImage(ctx context.Context, id, contentType string, dat
 		return Product{}, ImageTooLarge()
 	}
 	// A product that is gone costs no processing.
-	if _, err := s.cfg.Products.FindProduct(ctx, id); err != nil {
+	old, err := s.cfg.Products.FindProduct(ctx, id)
+	if err != nil {
 		return Product{}, err
 	}
 	img, err := s.cfg.Processor.Process(ctx, mediaType, data)
@@ -167,6 +180,7 @@ func (s *ImageService) setImage(ctx context.Context, id, contentType string, dat
 			return Product{}, fmt.Errorf("store image %s: %w", f.Key, err)
 		}
 	}
+	s.release(ctx, old.Image)
 	return s.cfg.Products.SetProductImage(ctx, id, &Image{
 		URL:          s.cfg.Store.URL(img.Full.Key),
 		ThumbnailURL: s.cfg.Store.URL(img.Thumbnail.Key),
@@ -176,11 +190,39 @@ func (s *ImageService) setImage(ctx context.Context, id, contentType string, dat
 }
 
 // RemoveImage leaves the product without an image. The files stay in the
-// store, so that pages and caches that still name them keep working.
+// store for the MediaCollector's retention from now, so that pages and
+// caches that still name them keep working.
 func (s *ImageService) RemoveImage(ctx context.Context, id string) error {
 	if !ident.IsUUID(id) {
 		return ProductNotFound(id)
 	}
-	_, err := s.cfg.Products.SetProductImage(ctx, id, nil)
+	old, err := s.cfg.Products.FindProduct(ctx, id)
+	if err != nil {
+		return err
+	}
+	s.release(ctx, old.Image)
+	_, err = s.cfg.Products.SetProductImage(ctx, id, nil)
 	return err
+}
+
+// release sets the time of the files of img, which a product is about to
+// stop showing, to now: the MediaCollector then keeps them for its whole
+// retention from this moment, not from their upload, while cached answers
+// and open pages still name them. It runs before the product changes, so
+// that no collector round sees the files unnamed with their old time. A
+// failure is logged, and the change goes on: at worst the files go sooner.
+func (s *ImageService) release(ctx context.Context, img *Image) {
+	if img == nil {
+		return
+	}
+	for _, url := range []string{img.URL, img.ThumbnailURL} {
+		err := s.cfg.Store.Touch(ctx, MediaKey(url))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			logger := s.cfg.Logger
+			if logger == nil {
+				logger = slog.Default()
+			}
+			logger.WarnContext(ctx, "a replaced product image may be collected before its retention", "url", url, "err", err)
+		}
+	}
 }

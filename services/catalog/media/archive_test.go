@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,32 +15,52 @@ import (
 
 func TestExportImportRoundTrip(t *testing.T) {
 	from := &media.Local{Dir: t.TempDir(), BaseURL: "/media/"}
-	files := []string{"one", "two", "three"}
-	for _, c := range files {
-		if err := from.Put(context.Background(), file(c)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// A file being written is not part of the store.
 	if err := os.WriteFile(filepath.Join(from.Dir, ".upload-1"), []byte("half"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	to := &media.Local{Dir: t.TempDir(), BaseURL: "/media/"}
+	archiveRoundTrip(t, from, to, func(t *testing.T, key string) ([]byte, string, string, bool) {
+		data, err := os.ReadFile(filepath.Join(to.Dir, filepath.FromSlash(key)))
+		return data, "", "", err == nil
+	})
+}
+
+// archiveRoundTrip puts files into from, exports it and imports the
+// archive into to, whose files read reads, twice.
+func archiveRoundTrip(t *testing.T, from, to media.Store, read stored) {
+	t.Helper()
+	ctx := context.Background()
+	files := []string{"archive: one", "archive: two", "archive: three"}
+	for _, c := range files {
+		if err := from.Put(ctx, file(c)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var archive bytes.Buffer
-	if n, err := from.Export(&archive); err != nil || n != len(files) {
+	if n, err := media.Export(ctx, from, &archive); err != nil || n != len(files) {
 		t.Fatalf("Export = %d, %v; want %d", n, err, len(files))
 	}
-	to := &media.Local{Dir: t.TempDir(), BaseURL: "/media/"}
-	if n, err := to.Import(bytes.NewReader(archive.Bytes())); err != nil || n != len(files) {
+	var names []string
+	tr := tar.NewReader(bytes.NewReader(archive.Bytes()))
+	for h, err := tr.Next(); err == nil; h, err = tr.Next() {
+		names = append(names, h.Name)
+	}
+	for _, c := range files {
+		if !slices.Contains(names, file(c).Key) {
+			t.Errorf("the archive has %v, not %s", names, file(c).Key)
+		}
+	}
+	if n, err := media.Import(ctx, to, bytes.NewReader(archive.Bytes())); err != nil || n != len(files) {
 		t.Fatalf("Import = %d, %v; want %d", n, err, len(files))
 	}
 	for _, c := range files {
-		got, err := os.ReadFile(filepath.Join(to.Dir, filepath.FromSlash(file(c).Key)))
-		if err != nil || string(got) != c {
-			t.Errorf("%s: %q, %v", c, got, err)
+		if data, _, _, ok := read(t, file(c).Key); !ok || string(data) != c {
+			t.Errorf("%s: read back %q (found %v)", c, data, ok)
 		}
 	}
 	// Importing again keeps what is there.
-	if n, err := to.Import(bytes.NewReader(archive.Bytes())); err != nil || n != len(files) {
+	if n, err := media.Import(ctx, to, bytes.NewReader(archive.Bytes())); err != nil || n != len(files) {
 		t.Errorf("second Import = %d, %v", n, err)
 	}
 }
@@ -60,7 +81,7 @@ func TestImportRefusesForeignEntries(t *testing.T) {
 			_, _ = tw.Write([]byte(entry.body))
 			_ = tw.Close()
 			dir := t.TempDir()
-			_, err := (&media.Local{Dir: dir}).Import(&buf)
+			_, err := media.Import(context.Background(), &media.Local{Dir: dir}, &buf)
 			if err == nil || !strings.Contains(err.Error(), "media: import") {
 				t.Errorf("err = %v", err)
 			}

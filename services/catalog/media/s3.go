@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/url"
 	"strings"
 
@@ -39,7 +41,7 @@ type S3 struct {
 	client *minio.Client
 }
 
-var _ catalog.MediaStore = (*S3)(nil)
+var _ Store = (*S3)(nil)
 
 // cacheControl lets browsers and CDNs keep an object for a year without
 // asking again.
@@ -65,15 +67,14 @@ func NewS3(cfg S3Config) (*S3, error) {
 	return &S3{cfg: cfg, client: client}, nil
 }
 
-// Put uploads f unless an object with its key is there already.
+// Put uploads f. An object with its key that is there already holds the
+// same content, but is uploaded again all the same: that sets its time
+// (Last-Modified) to now.
 func (s *S3) Put(ctx context.Context, f catalog.ImageFile) error {
 	if err := checkKey(f.Key); err != nil {
 		return err
 	}
 	name := s.cfg.Prefix + f.Key
-	if _, err := s.client.StatObject(ctx, s.cfg.Bucket, name, minio.StatObjectOptions{}); err == nil {
-		return nil
-	}
 	opts := minio.PutObjectOptions{ContentType: f.ContentType, CacheControl: cacheControl}
 	if s.cfg.ACL != "" {
 		opts.UserMetadata = map[string]string{"x-amz-acl": s.cfg.ACL}
@@ -82,6 +83,25 @@ func (s *S3) Put(ctx context.Context, f catalog.ImageFile) error {
 		return fmt.Errorf("media: put %s: %w", name, err)
 	}
 	return nil
+}
+
+// Touch sets the Last-Modified time of key's object to now: S3 has no other
+// way than writing it again, so it is read and put back (an image file is
+// small).
+func (s *S3) Touch(ctx context.Context, key string) error {
+	r, err := s.Open(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, maxFileBytes+1))
+	if err != nil {
+		return s.error(key, err)
+	}
+	if len(data) > maxFileBytes {
+		return fmt.Errorf("media: %s%s has more than %d bytes", s.cfg.Prefix, key, maxFileBytes)
+	}
+	return s.Put(ctx, catalog.ImageFile{Key: key, ContentType: contentType(key), Data: data})
 }
 
 // URL returns where clients fetch key.
@@ -99,4 +119,68 @@ func (s *S3) Check(ctx context.Context) error {
 		return fmt.Errorf("media: %w", err)
 	}
 	return nil
+}
+
+// ListFiles returns every object under the prefix named by a key, with its
+// Last-Modified time.
+func (s *S3) ListFiles(ctx context.Context) ([]catalog.MediaFile, error) {
+	var files []catalog.MediaFile
+	for obj := range s.client.ListObjects(ctx, s.cfg.Bucket, minio.ListObjectsOptions{Prefix: s.cfg.Prefix, Recursive: true}) {
+		if obj.Err != nil {
+			return nil, fmt.Errorf("media: list: %w", obj.Err)
+		}
+		key := strings.TrimPrefix(obj.Key, s.cfg.Prefix)
+		if checkKey(key) == nil {
+			files = append(files, catalog.MediaFile{Key: key, Written: obj.LastModified})
+		}
+	}
+	return files, nil
+}
+
+// StatFile returns key's object with its Last-Modified time.
+func (s *S3) StatFile(ctx context.Context, key string) (catalog.MediaFile, error) {
+	if err := checkKey(key); err != nil {
+		return catalog.MediaFile{}, err
+	}
+	info, err := s.client.StatObject(ctx, s.cfg.Bucket, s.cfg.Prefix+key, minio.StatObjectOptions{})
+	if err != nil {
+		return catalog.MediaFile{}, s.error(key, err)
+	}
+	return catalog.MediaFile{Key: key, Written: info.LastModified}, nil
+}
+
+// Open returns key's content.
+func (s *S3) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	obj, err := s.client.GetObject(ctx, s.cfg.Bucket, s.cfg.Prefix+key, minio.GetObjectOptions{})
+	if err == nil {
+		_, err = obj.Stat() // sends the request: a missing object fails here
+	}
+	if err != nil {
+		return nil, s.error(key, err)
+	}
+	return obj, nil
+}
+
+// DeleteFile removes key's object; S3 answers a delete of a missing
+// object with success.
+func (s *S3) DeleteFile(ctx context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := s.client.RemoveObject(ctx, s.cfg.Bucket, s.cfg.Prefix+key, minio.RemoveObjectOptions{}); err != nil {
+		return s.error(key, err)
+	}
+	return nil
+}
+
+// error wraps an error of the store about key, as fs.ErrNotExist when the
+// object is missing.
+func (s *S3) error(key string, err error) error {
+	if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+		return fmt.Errorf("media: %s%s: %w", s.cfg.Prefix, key, fs.ErrNotExist)
+	}
+	return fmt.Errorf("media: %s%s: %w", s.cfg.Prefix, key, err)
 }

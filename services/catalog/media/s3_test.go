@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,24 +49,48 @@ func TestS3Store(t *testing.T) {
 	if err := s.Check(ctx); err != nil {
 		t.Fatal(err)
 	}
-	read := func(t *testing.T, key string) ([]byte, string, string, bool) {
-		t.Helper()
-		obj, err := admin.GetObject(ctx, "images", "products/"+key, minio.GetObjectOptions{})
-		if err != nil {
-			return nil, "", "", false
+	readUnder := func(prefix string) stored {
+		return func(t *testing.T, key string) ([]byte, string, string, bool) {
+			t.Helper()
+			return readObject(ctx, admin, prefix+key)
 		}
-		defer obj.Close()
-		data, err := io.ReadAll(obj)
-		if err != nil {
-			return nil, "", "", false
-		}
-		info, err := obj.Stat()
-		if err != nil {
-			return nil, "", "", false
-		}
-		return data, info.ContentType, info.Metadata.Get("Cache-Control"), true
 	}
-	storeContract(t, s, read, "public, max-age=31536000, immutable")
+	storeContract(t, s, readUnder("products/"), "public, max-age=31536000, immutable")
+
+	// Objects not named by a key, or outside the prefix, are not the store's.
+	foreign := file("not under the prefix")
+	for _, name := range []string{"products/notes.txt", "products/ab/cd.jpg", foreign.Key, "other/" + foreign.Key} {
+		if _, err := admin.PutObject(ctx, "images", name, strings.NewReader("x"), 1, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := s.ListFiles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Error("ListFiles lists nothing; the contract's files are there")
+	}
+	for _, f := range files {
+		if f.Key == foreign.Key || f.Key == "notes.txt" || f.Key == "ab/cd.jpg" {
+			t.Errorf("ListFiles lists %s, which is not the store's", f.Key)
+		}
+	}
+
+	// A backup's round trip: export from one prefix, import into another.
+	store := func(prefix string) *media.S3 {
+		s, err := media.NewS3(media.S3Config{
+			Endpoint: sw.Endpoint, Bucket: "images", Prefix: prefix,
+			AccessKey: sw.AccessKey, SecretKey: sw.SecretKey, BaseURL: sw.Endpoint + "/images/",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	t.Run("ExportImportRoundTrip", func(t *testing.T) {
+		archiveRoundTrip(t, store("archive-from/"), store("archive-to/"), readUnder("archive-to/"))
+	})
 	if u := s.URL("ab/x.jpg"); u != sw.Endpoint+"/images/products/ab/x.jpg" {
 		t.Errorf("URL = %s", u)
 	}
@@ -94,4 +119,23 @@ func TestNewS3RefusesBadConfig(t *testing.T) {
 			t.Errorf("NewS3(%+v) succeeded", cfg)
 		}
 	}
+}
+
+// readObject reads an object back with the Content-Type and Cache-Control
+// it is served with.
+func readObject(ctx context.Context, admin *minio.Client, name string) ([]byte, string, string, bool) {
+	obj, err := admin.GetObject(ctx, "images", name, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, "", "", false
+	}
+	defer obj.Close()
+	data, err := io.ReadAll(obj)
+	if err != nil {
+		return nil, "", "", false
+	}
+	info, err := obj.Stat()
+	if err != nil {
+		return nil, "", "", false
+	}
+	return data, info.ContentType, info.Metadata.Get("Cache-Control"), true
 }

@@ -27,6 +27,7 @@ type ProductService struct {
 var (
 	_ catalog.ProductService    = (*ProductService)(nil)
 	_ catalog.ProductImageStore = (*ProductService)(nil)
+	_ catalog.MediaReferences   = (*ProductService)(nil)
 )
 
 // NewProductService returns a ProductService using pool.
@@ -239,6 +240,25 @@ func (s *ProductService) SetProductImage(ctx context.Context, id string, img *ca
 		return catalog.Product{}, pg.Wrap("set product image", err)
 	}
 	return p, nil
+}
+
+// ReferencedMediaKeys returns the keys of the image files that product
+// rows name, the soft-deleted ones' included: the last two segments of
+// each image URL (MediaStore.URL ends with the key). It reads the primary,
+// which a standby may trail.
+func (s *ProductService) ReferencedMediaKeys(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT DISTINCT substring(url FROM '[^/]+/[^/]+$')
+		FROM products, unnest(ARRAY[image_url, image_thumbnail_url]) AS url
+		WHERE url IS NOT NULL AND url ~ '[^/]+/[^/]+$'`)
+	if err != nil {
+		return nil, pg.Wrap("referenced media keys", err)
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, pg.Wrap("referenced media keys", err)
+	}
+	return keys, nil
 }
 
 // DeleteProduct soft-deletes a product: it leaves listings, counts and its

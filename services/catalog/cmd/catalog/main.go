@@ -5,11 +5,11 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -31,24 +31,10 @@ import (
 )
 
 func main() {
-	// "catalog media-export DIR" writes the product images in DIR to stdout
-	// as a tar stream, "catalog media-import DIR" stores one read from stdin:
-	// the backup and restore of the media volume (scripts/backup.sh).
-	if len(os.Args) == 3 && (os.Args[1] == "media-export" || os.Args[1] == "media-import") {
-		store := &media.Local{Dir: os.Args[2]}
-		var n int
-		var err error
-		if os.Args[1] == "media-export" {
-			n, err = store.Export(os.Stdout)
-		} else {
-			n, err = store.Import(os.Stdin)
-		}
-		fmt.Fprintf(os.Stderr, "%s: %d files\n", os.Args[1], n)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		return
+	// "catalog media-export" and "catalog media-import": the backup and
+	// restore of the product images (mediaArchive).
+	if len(os.Args) == 2 && (os.Args[1] == "media-export" || os.Args[1] == "media-import") {
+		os.Exit(mediaArchive(os.Args[1], os.Stdin, os.Stdout, os.Stderr))
 	}
 	app.Main("catalog", func(logger *slog.Logger) (app.Service, error) {
 		cfg, err := LoadConfig(&config.Env{})
@@ -84,6 +70,9 @@ type MediaConfig struct {
 	MaxPixels      int   // the most pixels an upload may declare
 	MaxDecodeBytes int64 // the most memory one decoded upload may take
 	Workers        int   // images processed at once
+	// Retention is how long a file no product names is kept after it was
+	// last written (catalog.MediaCollectorConfig).
+	Retention time.Duration
 }
 
 // LoadConfig reads the configuration from the environment.
@@ -104,6 +93,7 @@ func LoadConfig(e *config.Env) (Config, error) {
 			MaxPixels:      e.Int("IMAGE_MAX_PIXELS", 40_000_000),
 			MaxDecodeBytes: int64(e.Int("IMAGE_MAX_DECODE_MB", 96)) << 20,
 			Workers:        e.Int("IMAGE_WORKERS", 1),
+			Retention:      e.Duration("MEDIA_RETENTION", catalog.DefaultMediaRetention),
 		},
 	}
 	opts, err := redis.ParseURL(cfg.RedisURL)
@@ -138,6 +128,9 @@ func LoadConfig(e *config.Env) (Config, error) {
 	e.Check(cfg.Media.MaxPixels >= 1_000_000 && cfg.Media.MaxPixels <= 200_000_000, "IMAGE_MAX_PIXELS must be from 1000000 to 200000000")
 	e.Check(cfg.Media.MaxDecodeBytes >= 8<<20 && cfg.Media.MaxDecodeBytes <= 1<<30, "IMAGE_MAX_DECODE_MB must be from 8 to 1024")
 	e.Check(cfg.Media.Workers >= 1 && cfg.Media.Workers <= 16, "IMAGE_WORKERS must be from 1 to 16")
+	// Well above CACHE_TTL's longest (24h), the lifetime of cached answers
+	// that may still name a file no product names any more.
+	e.Check(cfg.Media.Retention >= 48*time.Hour, "MEDIA_RETENTION must be at least 48h")
 	return cfg, e.Err()
 }
 
@@ -152,7 +145,17 @@ type Main struct {
 
 	standbyPool *pgxpool.Pool
 	stopStandby context.CancelFunc
+
+	// collector deletes unused image files every mediaCollectInterval, or
+	// a round per scheduled invocation on Lambda.
+	collector   *catalog.MediaCollector
+	stopCollect context.CancelFunc
+	collecting  sync.WaitGroup
 }
+
+// mediaCollectInterval is how often image files no product names are
+// looked for; they are deleted once MEDIA_RETENTION has passed.
+const mediaCollectInterval = time.Hour
 
 // Run connects to PostgreSQL and Redis, migrates, and starts serving.
 func (m *Main) Run(ctx context.Context) error {
@@ -205,7 +208,21 @@ func (m *Main) Run(ctx context.Context) error {
 	h.Register(m.server.API)
 	m.server.AllowBody(http.MethodPut, cataloghttp.ImageRoute, catalog.MaxImageBytes)
 	cataloghttp.NewInternal(cache.NewReservationService(postgres.NewReservationService(m.pool), c), mx).Register(m.server.Internal)
-	return m.server.Open()
+	if err := m.server.Open(); err != nil {
+		return err
+	}
+
+	m.collector = catalog.NewMediaCollector(catalog.MediaCollectorConfig{
+		Files: store, References: postgres.NewProductService(m.pool), Logger: m.Logger,
+		Interval: mediaCollectInterval, Retention: m.Config.Media.Retention,
+	})
+	if m.Config.Lambda {
+		return nil // a schedule invokes each round
+	}
+	cctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	m.stopCollect = stop
+	m.collecting.Go(func() { m.collector.Run(cctx) })
+	return nil
 }
 
 // openStandby opens the pool of the standby (DATABASE_READ_URL) without
@@ -238,10 +255,7 @@ func (m *Main) openStandby(ctx context.Context) (*postgres.Standby, error) {
 
 // mediaStore returns where product images go. A store that cannot be used
 // now is logged, not fatal: it fails only the uploads.
-func (m *Main) mediaStore(ctx context.Context) (interface {
-	catalog.MediaStore
-	Check(context.Context) error
-}, error) {
+func (m *Main) mediaStore(ctx context.Context) (media.Store, error) {
 	c := m.Config.Media
 	if c.Store == "s3" {
 		s, err := media.NewS3(c.S3)
@@ -261,18 +275,26 @@ func (m *Main) mediaStore(ctx context.Context) (interface {
 }
 
 // Lambda returns what the catalog's function answers (lambda.Service): the
-// public API, and the reservation API for the orders function.
+// public API, the reservation API for the orders function, and the
+// collection of unused image files that the containers run every
+// mediaCollectInterval.
 func (m *Main) Lambda() lambda.Handlers {
-	return lambda.Handlers{API: m.server.API, Internal: m.server.Internal}
+	return lambda.Handlers{API: m.server.API, Internal: m.server.Internal,
+		Jobs: map[string]lambda.Job{"media-collect": m.collector.RunOnce}}
 }
 
-// Close drains HTTP traffic, then closes Redis and the pool.
+// Close drains HTTP traffic, stops the collector, then closes Redis and the
+// pool.
 func (m *Main) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
 	defer cancel()
 	var errs []error
 	if m.server != nil {
 		errs = append(errs, m.server.Shutdown(ctx))
+	}
+	if m.stopCollect != nil {
+		m.stopCollect()
+		m.collecting.Wait()
 	}
 	if m.redis != nil {
 		errs = append(errs, m.redis.Close())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"testing"
+	"time"
 )
 
 func TestLoadConfigMedia(t *testing.T) {
@@ -20,7 +21,7 @@ func TestLoadConfigMedia(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := cfg.Media; m.Store != "local" || m.Dir != "/media" || m.BaseURL != "/media/" || m.MaxPixels != 40_000_000 || m.MaxDecodeBytes != 96<<20 || m.Workers != 1 {
+	if m := cfg.Media; m.Store != "local" || m.Dir != "/media" || m.BaseURL != "/media/" || m.MaxPixels != 40_000_000 || m.MaxDecodeBytes != 96<<20 || m.Workers != 1 || m.Retention != 7*24*time.Hour {
 		t.Errorf("defaults %+v", m)
 	}
 	s3 := map[string]string{
@@ -37,6 +38,7 @@ func TestLoadConfigMedia(t *testing.T) {
 		"too few pixels":      {"IMAGE_MAX_PIXELS": "10"},
 		"no workers":          {"IMAGE_WORKERS": "0"},
 		"decode memory tiny":  {"IMAGE_MAX_DECODE_MB": "1"},
+		"retention a day":     {"MEDIA_RETENTION": "24h"},
 		"s3 without bucket":   {"MEDIA_STORE": "s3", "MEDIA_S3_ENDPOINT": "https://x", "MEDIA_S3_ACCESS_KEY": "k", "MEDIA_S3_SECRET_KEY": "s", "MEDIA_BASE_URL": "https://x/"},
 		"s3 without secret":   {"MEDIA_STORE": "s3", "MEDIA_S3_ENDPOINT": "https://x", "MEDIA_S3_BUCKET": "b", "MEDIA_S3_ACCESS_KEY": "k", "MEDIA_BASE_URL": "https://x/"},
 		"s3 endpoint not URL": {"MEDIA_STORE": "s3", "MEDIA_S3_ENDPOINT": "x", "MEDIA_S3_BUCKET": "b", "MEDIA_S3_ACCESS_KEY": "k", "MEDIA_S3_SECRET_KEY": "s", "MEDIA_BASE_URL": "https://x/"},
