@@ -87,7 +87,9 @@ func TestShopOnLambda(t *testing.T) {
 			"JWT_PRIVATE_KEY_SECRET=bazaar/users/jwt-private-key",
 			"ADMIN_EMAIL=admin@shop.example", "ADMIN_PASSWORD_SECRET=bazaar/users/admin-password"},
 		"catalog": {"DATABASE_URL=" + dbURL("catalog"), "DATABASE_PASSWORD_SECRET=bazaar/db/catalog#password",
-			"REDIS_URL=redis://" + redisAddr + "/0", "REDIS_PASSWORD_SECRET=bazaar/redis/catalog"},
+			"REDIS_URL=redis://" + redisAddr + "/0", "REDIS_PASSWORD_SECRET=bazaar/redis/catalog",
+			// The template's bucket is S3; here a folder stands in for it.
+			"MEDIA_DIR=" + t.TempDir()},
 		"orders": {"DATABASE_URL=" + dbURL("orders"), "DATABASE_PASSWORD_SECRET=bazaar/db/orders#password",
 			"CATALOG_INTERNAL_URL=lambda://bazaar-catalog"},
 	}
@@ -226,7 +228,7 @@ func TestShopOnLambda(t *testing.T) {
 	c.do("GET", "/api/catalog/../../internal/reservations", "", nil, nil).expect(http.StatusNotFound, nil)
 
 	// The scheduled jobs, as EventBridge invokes them.
-	for name, job := range map[string]string{"users": "purge", "orders": "reconcile"} {
+	for name, job := range map[string]string{"users": "purge", "orders": "reconcile", "catalog": "media-collect"} {
 		answer, err := fns[name].call(ctx, []byte(`{"job":"`+job+`"}`))
 		if err != nil {
 			t.Fatal(err)

@@ -210,7 +210,7 @@ func TestTemplateConsistent(t *testing.T) {
 				}
 			case "ScheduleV2":
 				input := fmt.Sprint(get(ev, "Properties", "Input"))
-				job := map[string]string{"users": `{"job":"purge"}`, "orders": `{"job":"reconcile"}`}[service]
+				job := map[string]string{"users": `{"job":"purge"}`, "orders": `{"job":"reconcile"}`, "catalog": `{"job":"media-collect"}`}[service]
 				if input != job {
 					t.Errorf("%s: schedule %s sends %s, want %s", fn, name, input, job)
 				}

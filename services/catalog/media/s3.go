@@ -20,10 +20,14 @@ import (
 type S3Config struct {
 	// Endpoint is the store's URL: https://s3.eu-west-1.amazonaws.com,
 	// https://nyc3.digitaloceanspaces.com, http://127.0.0.1:8333.
-	Endpoint  string
-	Region    string
-	Bucket    string
-	Prefix    string // put before every key, e.g. "products/"
+	Endpoint string
+	Region   string
+	Bucket   string
+	Prefix   string // put before every key, e.g. "products/"
+	// AccessKey and SecretKey sign the requests. When both are empty the
+	// credentials come from the AWS environment: AWS_ACCESS_KEY_ID,
+	// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (a Lambda function's
+	// role), else the instance's or task's role.
 	AccessKey string
 	SecretKey string
 	// ACL, when set, is the canned ACL of every object ("public-read" for
@@ -56,8 +60,12 @@ func NewS3(cfg S3Config) (*S3, error) {
 	if cfg.Bucket == "" || !strings.HasSuffix(cfg.BaseURL, "/") {
 		return nil, fmt.Errorf("media: S3 needs a bucket and a base URL ending with /")
 	}
+	creds := credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, "")
+	if cfg.AccessKey == "" && cfg.SecretKey == "" {
+		creds = credentials.NewChainCredentials([]credentials.Provider{&credentials.EnvAWS{}, &credentials.IAM{}})
+	}
 	client, err := minio.New(u.Host, &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Creds:  creds,
 		Secure: u.Scheme == "https",
 		Region: cfg.Region,
 	})

@@ -91,6 +91,23 @@ func TestS3Store(t *testing.T) {
 	t.Run("ExportImportRoundTrip", func(t *testing.T) {
 		archiveRoundTrip(t, store("archive-from/"), store("archive-to/"), readUnder("archive-to/"))
 	})
+	// Without keys, the store signs with the AWS environment's credentials,
+	// as on Lambda.
+	t.Run("CredentialsFromTheEnvironment", func(t *testing.T) {
+		t.Setenv("AWS_ACCESS_KEY_ID", sw.AccessKey)
+		t.Setenv("AWS_SECRET_ACCESS_KEY", sw.SecretKey)
+		s, err := media.NewS3(media.S3Config{Endpoint: sw.Endpoint, Bucket: "images", Prefix: "env/", BaseURL: "/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := file("signed with the environment's keys")
+		if err := s.Put(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		if data, _, _, ok := readObject(ctx, admin, "env/"+f.Key); !ok || string(data) != string(f.Data) {
+			t.Errorf("the object put with the environment's keys reads %q (found %v)", data, ok)
+		}
+	})
 	if u := s.URL("ab/x.jpg"); u != sw.Endpoint+"/images/products/ab/x.jpg" {
 		t.Errorf("URL = %s", u)
 	}

@@ -121,7 +121,7 @@ func LoadConfig(e *config.Env) (Config, error) {
 		}
 		_, err := media.NewS3(cfg.Media.S3)
 		e.Check(err == nil, "MEDIA_STORE=s3 needs MEDIA_S3_ENDPOINT (an http(s) URL), MEDIA_S3_BUCKET and MEDIA_BASE_URL (the bucket's public URL, ending with /)")
-		e.Check(cfg.Media.S3.AccessKey != "" && cfg.Media.S3.SecretKey != "", "MEDIA_STORE=s3 needs MEDIA_S3_ACCESS_KEY and the secret MEDIA_S3_SECRET_KEY(_FILE)")
+		e.Check((cfg.Media.S3.AccessKey == "") == (cfg.Media.S3.SecretKey == ""), "MEDIA_STORE=s3 needs both MEDIA_S3_ACCESS_KEY and the secret MEDIA_S3_SECRET_KEY(_FILE), or neither (the AWS environment's credentials: a Lambda function's or an instance's role)")
 	}
 	e.Check(strings.HasPrefix(cfg.Media.Dir, "/"), "MEDIA_DIR must be an absolute path")
 	e.Check(strings.HasSuffix(cfg.Media.BaseURL, "/"), "MEDIA_BASE_URL must end with /")

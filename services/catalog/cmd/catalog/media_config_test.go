@@ -31,6 +31,11 @@ func TestLoadConfigMedia(t *testing.T) {
 	if cfg, err := LoadConfig(env(with(s3))); err != nil || cfg.Media.S3.Bucket != "images" || cfg.Media.S3.BaseURL != s3["MEDIA_BASE_URL"] {
 		t.Errorf("S3 configuration: %+v, %v", cfg.Media.S3, err)
 	}
+	// Without keys: the AWS environment's credentials (deploy/aws/template.yaml).
+	role := map[string]string{"MEDIA_STORE": "s3", "MEDIA_S3_ENDPOINT": "https://s3.eu-west-1.amazonaws.com", "MEDIA_S3_BUCKET": "images", "MEDIA_BASE_URL": "/"}
+	if _, err := LoadConfig(env(with(role))); err != nil {
+		t.Errorf("S3 with the role's credentials: %v", err)
+	}
 	for name, vars := range map[string]map[string]string{
 		"unknown store":       {"MEDIA_STORE": "ftp"},
 		"relative dir":        {"MEDIA_DIR": "media"},
@@ -40,6 +45,7 @@ func TestLoadConfigMedia(t *testing.T) {
 		"decode memory tiny":  {"IMAGE_MAX_DECODE_MB": "1"},
 		"retention a day":     {"MEDIA_RETENTION": "24h"},
 		"s3 without bucket":   {"MEDIA_STORE": "s3", "MEDIA_S3_ENDPOINT": "https://x", "MEDIA_S3_ACCESS_KEY": "k", "MEDIA_S3_SECRET_KEY": "s", "MEDIA_BASE_URL": "https://x/"},
+		"s3 without key":      {"MEDIA_STORE": "s3", "MEDIA_S3_ENDPOINT": "https://x", "MEDIA_S3_BUCKET": "b", "MEDIA_S3_SECRET_KEY": "s", "MEDIA_BASE_URL": "https://x/"},
 		"s3 without secret":   {"MEDIA_STORE": "s3", "MEDIA_S3_ENDPOINT": "https://x", "MEDIA_S3_BUCKET": "b", "MEDIA_S3_ACCESS_KEY": "k", "MEDIA_BASE_URL": "https://x/"},
 		"s3 endpoint not URL": {"MEDIA_STORE": "s3", "MEDIA_S3_ENDPOINT": "x", "MEDIA_S3_BUCKET": "b", "MEDIA_S3_ACCESS_KEY": "k", "MEDIA_S3_SECRET_KEY": "s", "MEDIA_BASE_URL": "https://x/"},
 	} {
