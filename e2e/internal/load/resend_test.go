@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"slices"
 	"strings"
 	"sync"
@@ -122,5 +123,44 @@ func TestBrowserClientDoesNotResendOtherwise(t *testing.T) {
 				t.Errorf("resent %d requests (%+v), want %d", len(r), r, tc.resent)
 			}
 		})
+	}
+}
+
+// closingConns fails its first closes requests as a reused connection that
+// the server closed unanswered (nginx's reload closes them all at once),
+// then answers.
+type closingConns struct {
+	closes, sends int
+}
+
+func (c *closingConns) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.sends++
+	httptrace.ContextClientTrace(req.Context()).GotConn(httptrace.GotConnInfo{Reused: true})
+	if c.sends <= c.closes {
+		return nil, io.EOF
+	}
+	return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: req}, nil
+}
+
+// A resend that meets another closed idle connection is sent again, up to
+// maxResends times in all.
+func TestBrowserClientResendsAtMostTwice(t *testing.T) {
+	t.Parallel()
+	for closes, want := range map[int]struct {
+		ok    bool
+		sends int
+	}{1: {true, 2}, 2: {true, 3}, 3: {false, 3}} {
+		base := &closingConns{closes: closes}
+		rt := &resendTransport{base: base}
+		req := httptest.NewRequest(http.MethodPost, "http://shop.test/api/orders", strings.NewReader("body"))
+		req.RequestURI = ""
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("body")), nil }
+		resp, err := rt.RoundTrip(req)
+		if ok := err == nil && resp.StatusCode == http.StatusOK; ok != want.ok || base.sends != want.sends {
+			t.Errorf("%d closes: answered %v (%v) after %d sends, want %v after %d", closes, ok, err, base.sends, want.ok, want.sends)
+		}
+		if n := len(rt.resent); n != want.sends-1 {
+			t.Errorf("%d closes: %d resends recorded, want %d", closes, n, want.sends-1)
+		}
 	}
 }
