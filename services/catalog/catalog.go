@@ -1,6 +1,9 @@
-// Package catalog is the catalog service's domain: products, categories and
-// stock reservations, with their validation rules. It knows nothing of HTTP,
-// PostgreSQL or Redis; the postgres, cache and http packages adapt it to those.
+// Package catalog is the catalog service's domain: products, categories,
+// their images and stock reservations, with their validation rules, and the
+// Service that carries out the use cases over the stores it defines
+// (ProductStore, ReservationStore, ImageProcessor, MediaStore). It knows
+// nothing of HTTP, PostgreSQL or Redis; the http, postgres, cache, imaging,
+// media and metrics packages adapt it to those.
 package catalog
 
 import (

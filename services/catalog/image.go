@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"mime"
 	"strings"
-	"time"
 
 	"bazaar/platform/apperr"
 	"bazaar/platform/ident"
@@ -94,71 +92,13 @@ type MediaStore interface {
 	URL(key string) string
 }
 
-// ProductImageStore records which image a product shows; nil removes it.
-// It answers NotFound for an id that names no live product.
-type ProductImageStore interface {
-	FindProduct(ctx context.Context, id string) (Product, error)
-	SetProductImage(ctx context.Context, id string, img *Image) (Product, error)
-}
-
-// ImageObserver hears how image uploads end: the ones stored, with their
-// size and the time their processing took, and the ones refused, with the
-// error they were refused with.
-type ImageObserver interface {
-	ImageStored(bytes int, processing time.Duration)
-	ImageRefused(err error)
-}
-
-// ImageServiceConfig holds an ImageService's dependencies.
-type ImageServiceConfig struct {
-	Products  ProductImageStore
-	Processor ImageProcessor
-	Store     MediaStore
-	// Observer, when set, hears every upload's outcome.
-	Observer ImageObserver
-	// Logger hears what fails after a product has changed; nil means
-	// slog.Default().
-	Logger *slog.Logger
-}
-
-// ImageService gives products their pictures.
-type ImageService struct {
-	cfg ImageServiceConfig
-}
-
-// NewImageService returns an ImageService over cfg's dependencies.
-func NewImageService(cfg ImageServiceConfig) *ImageService {
-	return &ImageService{cfg: cfg}
-}
-
-// Refused reports an upload refused before SetImage (by the HTTP layer)
-// to the observer, and returns err.
-func (s *ImageService) Refused(err error) error {
-	if s.cfg.Observer != nil {
-		s.cfg.Observer.ImageRefused(err)
-	}
-	return err
-}
-
 // SetImage makes the upload data, of the Content-Type contentType, the
 // product's image. Nothing is stored or changed when it is refused.
-func (s *ImageService) SetImage(ctx context.Context, id, contentType string, data []byte) (Product, error) {
-	start := time.Now()
-	p, err := s.setImage(ctx, id, contentType, data)
-	if s.cfg.Observer != nil {
-		if err != nil {
-			s.cfg.Observer.ImageRefused(err)
-		} else {
-			s.cfg.Observer.ImageStored(len(data), time.Since(start))
-		}
-	}
-	return p, err
-}
-
-func (s *ImageService) setImage(ctx context.Context, id, contentType string, data []byte) (Product, error) {
+func (s *Service) SetImage(ctx context.Context, id, contentType string, data []byte) (Product, error) {
 	if !ident.IsUUID(id) {
 		return Product{}, ProductNotFound(id)
 	}
+	id = NormalizeID(id)
 	mediaType, err := ImageType(contentType)
 	if err != nil {
 		return Product{}, err
@@ -171,19 +111,19 @@ func (s *ImageService) setImage(ctx context.Context, id, contentType string, dat
 	if err != nil {
 		return Product{}, err
 	}
-	img, err := s.cfg.Processor.Process(ctx, mediaType, data)
+	img, err := s.cfg.Images.Process(ctx, mediaType, data)
 	if err != nil {
 		return Product{}, err
 	}
 	for _, f := range []ImageFile{img.Full, img.Thumbnail} {
-		if err := s.cfg.Store.Put(ctx, f); err != nil {
+		if err := s.cfg.Media.Put(ctx, f); err != nil {
 			return Product{}, fmt.Errorf("store image %s: %w", f.Key, err)
 		}
 	}
 	s.release(ctx, old.Image)
 	return s.cfg.Products.SetProductImage(ctx, id, &Image{
-		URL:          s.cfg.Store.URL(img.Full.Key),
-		ThumbnailURL: s.cfg.Store.URL(img.Thumbnail.Key),
+		URL:          s.cfg.Media.URL(img.Full.Key),
+		ThumbnailURL: s.cfg.Media.URL(img.Thumbnail.Key),
 		Width:        img.Width,
 		Height:       img.Height,
 	})
@@ -192,10 +132,11 @@ func (s *ImageService) setImage(ctx context.Context, id, contentType string, dat
 // RemoveImage leaves the product without an image. The files stay in the
 // store for the MediaCollector's retention from now, so that pages and
 // caches that still name them keep working.
-func (s *ImageService) RemoveImage(ctx context.Context, id string) error {
+func (s *Service) RemoveImage(ctx context.Context, id string) error {
 	if !ident.IsUUID(id) {
 		return ProductNotFound(id)
 	}
+	id = NormalizeID(id)
 	old, err := s.cfg.Products.FindProduct(ctx, id)
 	if err != nil {
 		return err
@@ -211,18 +152,14 @@ func (s *ImageService) RemoveImage(ctx context.Context, id string) error {
 // and open pages still name them. It runs before the product changes, so
 // that no collector round sees the files unnamed with their old time. A
 // failure is logged, and the change goes on: at worst the files go sooner.
-func (s *ImageService) release(ctx context.Context, img *Image) {
+func (s *Service) release(ctx context.Context, img *Image) {
 	if img == nil {
 		return
 	}
 	for _, url := range []string{img.URL, img.ThumbnailURL} {
-		err := s.cfg.Store.Touch(ctx, MediaKey(url))
+		err := s.cfg.Media.Touch(ctx, MediaKey(url))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			logger := s.cfg.Logger
-			if logger == nil {
-				logger = slog.Default()
-			}
-			logger.WarnContext(ctx, "a replaced product image may be collected before its retention", "url", url, "err", err)
+			s.cfg.Logger.WarnContext(ctx, "a replaced product image may be collected before its retention", "url", url, "err", err)
 		}
 	}
 }

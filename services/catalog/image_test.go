@@ -18,9 +18,10 @@ import (
 // imageProducts holds one product and notes which files the store had
 // touched when the product's image was changed.
 type imageProducts struct {
-	p            catalog.Product
-	store        *touchingStore
-	touchedAtSet []string
+	catalog.ProductStore // the methods images do not use: nil
+	p                    catalog.Product
+	store                *touchingStore
+	touchedAtSet         []string
 }
 
 func (f *imageProducts) FindProduct(context.Context, string) (catalog.Product, error) {
@@ -62,35 +63,35 @@ func (fixedProcessor) Process(context.Context, string, []byte) (catalog.Processe
 // Replacing or removing a product's image touches the files of the image it
 // showed before the product changes, so that the collector's retention
 // counts from then; a failed touch does not fail the change.
-func TestImageServiceReleasesTheOldImage(t *testing.T) {
+func TestServiceReleasesTheOldImage(t *testing.T) {
 	t.Parallel()
 	const id = "0190a5b4-0000-7000-8000-00000000ffff"
 	old := &catalog.Image{URL: "/media/aa/old.jpg", ThumbnailURL: "https://images.example.com/products/bb/old.jpg", Width: 1, Height: 1}
 	for _, tc := range []struct {
 		name    string
-		change  func(s *catalog.ImageService) error
+		change  func(s *catalog.Service) error
 		err     map[string]error
 		want    []string
 		wantLog string
 	}{{
 		name: "replaced",
-		change: func(s *catalog.ImageService) error {
+		change: func(s *catalog.Service) error {
 			_, err := s.SetImage(context.Background(), id, "image/jpeg", []byte("pixels"))
 			return err
 		},
 		want: []string{"aa/old.jpg", "bb/old.jpg"},
 	}, {
 		name:   "removed",
-		change: func(s *catalog.ImageService) error { return s.RemoveImage(context.Background(), id) },
+		change: func(s *catalog.Service) error { return s.RemoveImage(context.Background(), id) },
 		want:   []string{"aa/old.jpg", "bb/old.jpg"},
 	}, {
 		name:   "a file that is not there",
-		change: func(s *catalog.ImageService) error { return s.RemoveImage(context.Background(), id) },
+		change: func(s *catalog.Service) error { return s.RemoveImage(context.Background(), id) },
 		err:    map[string]error{"aa/old.jpg": fmt.Errorf("gone: %w", fs.ErrNotExist)},
 		want:   []string{"bb/old.jpg"},
 	}, {
 		name:    "a store that fails",
-		change:  func(s *catalog.ImageService) error { return s.RemoveImage(context.Background(), id) },
+		change:  func(s *catalog.Service) error { return s.RemoveImage(context.Background(), id) },
 		err:     map[string]error{"bb/old.jpg": errors.New("bucket down")},
 		want:    []string{"aa/old.jpg"},
 		wantLog: "bucket down",
@@ -100,8 +101,8 @@ func TestImageServiceReleasesTheOldImage(t *testing.T) {
 			store := &touchingStore{err: tc.err}
 			products := &imageProducts{p: catalog.Product{ID: id, Image: old}, store: store}
 			var logs bytes.Buffer
-			s := catalog.NewImageService(catalog.ImageServiceConfig{
-				Products: products, Processor: fixedProcessor{}, Store: store,
+			s := catalog.NewService(catalog.ServiceConfig{
+				Products: products, Images: fixedProcessor{}, Media: store,
 				Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 			})
 			if err := tc.change(s); err != nil {

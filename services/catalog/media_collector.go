@@ -71,7 +71,7 @@ type MediaCollectorConfig struct {
 
 // MediaCollector deletes the image files that no product names once their
 // time is older than Retention. A file's time is when it was last written
-// (MediaStore), and the ImageService writes it again when a product stops
+// (MediaStore), and the Service writes it again when a product stops
 // showing the file, so Retention counts from the later of its upload and
 // the last time a product let it go. Several replicas may run one
 // each: deletes are idempotent.

@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"context"
 	"regexp"
 	"time"
 
@@ -159,18 +158,6 @@ func (f ProductFilter) Validate() error {
 type ProductPage struct {
 	Items []Product
 	Next  string
-}
-
-// ProductService reads and writes products. Implementations validate their
-// input, answer NotFound for ids of any form that name no live product, and
-// Conflict for a SKU that a live product already has.
-type ProductService interface {
-	FindProducts(ctx context.Context, f ProductFilter) (ProductPage, error)
-	FindProduct(ctx context.Context, id string) (Product, error)
-	FindCategories(ctx context.Context) ([]Category, error)
-	CreateProduct(ctx context.Context, in ProductInput) (Product, error)
-	UpdateProduct(ctx context.Context, id string, in ProductInput) (Product, error)
-	DeleteProduct(ctx context.Context, id string) error
 }
 
 // ProductNotFound is the error for an id that names no live product.

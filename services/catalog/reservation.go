@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -140,36 +139,13 @@ func (r Reservation) Units() int {
 	return n
 }
 
-// ReservationService takes stock for orders and gives it back.
-//
-// Reserve is idempotent per order id: a repeat returns the recorded result
-// and reserves nothing more; after a release it fails with Conflict. It
-// refuses, before looking at what is recorded (so repeats too), an order id
-// that is not a UUIDv7 (Invalid) or was made more than MaxReservationAge ago
-// (OrderExpired). It fails with OutOfStock when any line cannot be met and
-// Unprocessable when any product is unknown, and then reserves nothing.
-// Release puts the stock back exactly once; releasing an unknown order id
-// records a tombstone.
-//
-// Reserved returns, in ascending order, at most limit order ids whose stock
-// is reserved (neither released nor tombstones) with after < id < before, in
-// PostgreSQL's uuid order, which for UUIDv7 is the order they were made. It
-// returns an empty slice, never nil, when there are none; its arguments are
-// checked by ValidateReservedRange.
-type ReservationService interface {
-	Reserve(ctx context.Context, r ReservationRequest) (Reservation, error)
-	Release(ctx context.Context, orderID string) (Reservation, error)
-	FindReservation(ctx context.Context, orderID string) (Reservation, error)
-	Reserved(ctx context.Context, after, before string, limit int) ([]string, error)
-}
-
 // Limits of a listing of reserved order ids.
 const (
 	DefaultReservedLimit = 500
 	MaxReservedLimit     = 1000
 )
 
-// ValidateReservedRange checks the arguments of ReservationService.Reserved:
+// ValidateReservedRange checks the arguments of Service.Reserved:
 // after and before are UUIDs of any version, and limit is from 1 to
 // MaxReservedLimit.
 func ValidateReservedRange(after, before string, limit int) error {

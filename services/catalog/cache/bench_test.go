@@ -13,9 +13,9 @@ import (
 // answered from Redis (one round trip: the version and the entry).
 func BenchmarkFindProduct(b *testing.B) {
 	reset(b)
-	store := postgres.NewProductService(db.Pool)
+	store := postgres.NewProductStore(db.Pool)
 	p := catalogtest.MustCreate(b, store, catalogtest.Input("BENCH-1", "Benchmark", "", "misc", 1, 1))
-	for name, s := range map[string]catalog.ProductService{
+	for name, s := range map[string]catalog.ProductStore{
 		"postgres": store,
 		"cache":    newReplica(b, rds.URL, store).products,
 	} {
@@ -33,10 +33,10 @@ func BenchmarkFindProduct(b *testing.B) {
 // one answered from Redis.
 func BenchmarkFindProducts(b *testing.B) {
 	reset(b)
-	store := postgres.NewProductService(db.Pool)
+	store := postgres.NewProductStore(db.Pool)
 	catalogtest.MustCreateN(b, store, 60, "BENCH", "misc")
 	f := catalog.ProductFilter{Query: "item", Limit: 20}
-	for name, s := range map[string]catalog.ProductService{
+	for name, s := range map[string]catalog.ProductStore{
 		"postgres": store,
 		"cache":    newReplica(b, rds.URL, store).products,
 	} {

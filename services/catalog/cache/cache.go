@@ -1,6 +1,6 @@
 // Package cache keeps the catalog's reads in Redis, cache-aside, through
 // go-redis/cache: products by id, listing pages and categories. Its
-// ProductService and ReservationService decorate the PostgreSQL ones.
+// ProductStore and ReservationStore decorate the PostgreSQL stores.
 //
 // Only Redis is used, never an in-process layer, because every replica must
 // see an invalidation at once. A write never updates an entry in place: it

@@ -20,7 +20,7 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
-func mustFind(t *testing.T, s catalog.ProductService, id string) catalog.Product {
+func mustFind(t *testing.T, s catalog.ProductStore, id string) catalog.Product {
 	t.Helper()
 	p, err := s.FindProduct(context.Background(), id)
 	if err != nil {
@@ -29,7 +29,7 @@ func mustFind(t *testing.T, s catalog.ProductService, id string) catalog.Product
 	return p
 }
 
-func mustList(t *testing.T, s catalog.ProductService, f catalog.ProductFilter) []catalog.Product {
+func mustList(t *testing.T, s catalog.ProductStore, f catalog.ProductFilter) []catalog.Product {
 	t.Helper()
 	if f.Limit == 0 {
 		f.Limit = catalog.MaxLimit
@@ -46,8 +46,8 @@ func mustList(t *testing.T, s catalog.ProductService, f catalog.ProductFilter) [
 // right after each write answers: the read must show the write.
 func TestNoStaleReadAfterWrite(t *testing.T) {
 	reset(t)
-	a := newReplica(t, rds.URL, postgres.NewProductService(db.Pool))
-	b := newReplica(t, rds.URL, postgres.NewProductService(db.Pool))
+	a := newReplica(t, rds.URL, postgres.NewProductStore(db.Pool))
+	b := newReplica(t, rds.URL, postgres.NewProductStore(db.Pool))
 	p := catalogtest.MustCreate(t, a.products, catalogtest.Input("LIVE-1", "Live Item", "", "misc", 100, 1000))
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -137,7 +137,7 @@ type gatedStore struct {
 }
 
 func newGatedStore() *gatedStore {
-	return &gatedStore{Store: postgres.NewProductService(db.Pool), loaded: make(chan struct{}), proceed: make(chan struct{})}
+	return &gatedStore{Store: postgres.NewProductStore(db.Pool), loaded: make(chan struct{}), proceed: make(chan struct{})}
 }
 
 func (g *gatedStore) gate() {
@@ -172,38 +172,38 @@ func (g *gatedStore) FindCategories(ctx context.Context) ([]catalog.Category, er
 func TestSlowFillAfterInvalidationIsNotServed(t *testing.T) {
 	for _, c := range []struct {
 		name  string
-		read  func(s catalog.ProductService, id string) (string, error)
-		write func(s catalog.ProductService, id string) error
+		read  func(s catalog.ProductStore, id string) (string, error)
+		write func(s catalog.ProductStore, id string) error
 	}{
 		{
 			name: "product",
-			read: func(s catalog.ProductService, id string) (string, error) {
+			read: func(s catalog.ProductStore, id string) (string, error) {
 				p, err := s.FindProduct(context.Background(), id)
 				return p.Name, err
 			},
-			write: func(s catalog.ProductService, id string) error {
+			write: func(s catalog.ProductStore, id string) error {
 				_, err := s.UpdateProduct(context.Background(), id, catalog.ProductInput{Name: ptr("New Name")})
 				return err
 			},
 		},
 		{
 			name: "listing",
-			read: func(s catalog.ProductService, _ string) (string, error) {
+			read: func(s catalog.ProductStore, _ string) (string, error) {
 				page, err := s.FindProducts(context.Background(), catalog.ProductFilter{Limit: 5})
 				return fmt.Sprint(len(page.Items)), err
 			},
-			write: func(s catalog.ProductService, _ string) error {
+			write: func(s catalog.ProductStore, _ string) error {
 				_, err := s.CreateProduct(context.Background(), catalogtest.Input("SECOND", "Second", "", "misc", 1, 1))
 				return err
 			},
 		},
 		{
 			name: "categories",
-			read: func(s catalog.ProductService, _ string) (string, error) {
+			read: func(s catalog.ProductStore, _ string) (string, error) {
 				cats, err := s.FindCategories(context.Background())
 				return fmt.Sprint(cats), err
 			},
-			write: func(s catalog.ProductService, _ string) error {
+			write: func(s catalog.ProductStore, _ string) error {
 				_, err := s.CreateProduct(context.Background(), catalogtest.Input("SECOND", "Second", "", "other", 1, 1))
 				return err
 			},
@@ -213,7 +213,7 @@ func TestSlowFillAfterInvalidationIsNotServed(t *testing.T) {
 			reset(t)
 			gated := newGatedStore()
 			reader := newReplica(t, rds.URL, gated)
-			writer := newReplica(t, rds.URL, postgres.NewProductService(db.Pool))
+			writer := newReplica(t, rds.URL, postgres.NewProductStore(db.Pool))
 			p := catalogtest.MustCreate(t, writer.products, catalogtest.Input("FIRST", "Old Name", "", "misc", 1, 1))
 
 			gated.armed.Store(true)
@@ -226,7 +226,7 @@ func TestSlowFillAfterInvalidationIsNotServed(t *testing.T) {
 			if err := c.write(writer.products, p.ID); err != nil {
 				t.Fatal(err)
 			}
-			want, err := c.read(postgres.NewProductService(db.Pool), p.ID)
+			want, err := c.read(postgres.NewProductStore(db.Pool), p.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -235,7 +235,7 @@ func TestSlowFillAfterInvalidationIsNotServed(t *testing.T) {
 			if old == want {
 				t.Fatalf("the held-back read saw the write (%q): the test did not set up the race", old)
 			}
-			for _, s := range []catalog.ProductService{reader.products, writer.products} {
+			for _, s := range []catalog.ProductStore{reader.products, writer.products} {
 				if got, err := c.read(s, p.ID); err != nil || got != want {
 					t.Errorf("read after the write = %q, %v; want %q", got, err, want)
 				}
@@ -265,7 +265,7 @@ func (c *countingStore) FindProducts(ctx context.Context, f catalog.ProductFilte
 
 func TestStampedeLoadsOnce(t *testing.T) {
 	reset(t)
-	store := &countingStore{Store: postgres.NewProductService(db.Pool)}
+	store := &countingStore{Store: postgres.NewProductStore(db.Pool)}
 	r := newReplica(t, rds.URL, store)
 	p := catalogtest.MustCreate(t, r.products, catalogtest.Input("S-1", "Popular", "", "misc", 1, 1))
 	var wg sync.WaitGroup
@@ -287,7 +287,7 @@ func TestStampedeLoadsOnce(t *testing.T) {
 
 func TestMetricsCountHitsAndMisses(t *testing.T) {
 	reset(t)
-	r := newReplica(t, rds.URL, postgres.NewProductService(db.Pool))
+	r := newReplica(t, rds.URL, postgres.NewProductStore(db.Pool))
 	p := catalogtest.MustCreate(t, r.products, catalogtest.Input("M-1", "Metered", "", "misc", 1, 1))
 	mustFind(t, r.products, p.ID)
 	mustFind(t, r.products, p.ID)
@@ -338,7 +338,7 @@ func TestRedisDownReadsFromPostgres(t *testing.T) {
 	for name, url := range map[string]string{"refused": refusedURL, "silent": "redis://" + silent.Addr().String()} {
 		t.Run(name, func(t *testing.T) {
 			reset(t)
-			r := newReplicaWithTimeout(t, url, postgres.NewProductService(db.Pool), 100*time.Millisecond)
+			r := newReplicaWithTimeout(t, url, postgres.NewProductStore(db.Pool), 100*time.Millisecond)
 			p := catalogtest.MustCreate(t, r.products, catalogtest.Input("DOWN-1", "Still Served", "", "misc", 1, 5))
 			start := time.Now()
 			for i := range 20 {
@@ -439,8 +439,8 @@ func TestInvalidationMissedDuringOutageIsMadeOnRecovery(t *testing.T) {
 	reset(t)
 	target := rds.URL[len("redis://"):]
 	px := newProxy(t, target)
-	a := newReplica(t, "redis://"+px.ln.Addr().String(), postgres.NewProductService(db.Pool))
-	b := newReplica(t, rds.URL, postgres.NewProductService(db.Pool))
+	a := newReplica(t, "redis://"+px.ln.Addr().String(), postgres.NewProductStore(db.Pool))
+	b := newReplica(t, rds.URL, postgres.NewProductStore(db.Pool))
 	p := catalogtest.MustCreate(t, a.products, catalogtest.Input("NET-1", "Before", "", "misc", 1, 1))
 	mustFind(t, a.products, p.ID)
 	mustFind(t, b.products, p.ID) // cached: "Before"
@@ -472,7 +472,7 @@ func TestInvalidationMissedDuringOutageIsMadeOnRecovery(t *testing.T) {
 // product in listings without throwing the listing pages away.
 func TestReservationKeepsListingCached(t *testing.T) {
 	reset(t)
-	r := newReplica(t, rds.URL, postgres.NewProductService(db.Pool))
+	r := newReplica(t, rds.URL, postgres.NewProductStore(db.Pool))
 	ps := catalogtest.MustCreateN(t, r.products, 3, "K", "misc")
 	before := mustList(t, r.products, catalog.ProductFilter{})
 	if _, err := r.reservations.Reserve(context.Background(), catalog.ReservationRequest{
@@ -498,7 +498,7 @@ func TestReservationKeepsListingCached(t *testing.T) {
 // made anew must not be the old one, or the old entry would be served.
 func TestEvictedVersionNeverRevivesOldEntry(t *testing.T) {
 	reset(t)
-	r := newReplica(t, rds.URL, postgres.NewProductService(db.Pool))
+	r := newReplica(t, rds.URL, postgres.NewProductStore(db.Pool))
 	p := catalogtest.MustCreate(t, r.products, catalogtest.Input("EV-1", "Old Name", "", "misc", 1, 1))
 	mustFind(t, r.products, p.ID)
 

@@ -39,8 +39,8 @@ func TestMain(m *testing.M) {
 // over the shared PostgreSQL and Redis, as each container of a scaled
 // service has.
 type replica struct {
-	products     *cache.ProductService
-	reservations *cache.ReservationService
+	products     *cache.ProductStore
+	reservations *cache.ReservationStore
 	registry     *prometheus.Registry
 }
 
@@ -62,8 +62,8 @@ func newReplicaWithTimeout(t testing.TB, redisURL string, store cache.Store, tim
 	reg := prometheus.NewRegistry()
 	c := cache.New(rdb, cache.Config{TTL: time.Minute, RetryAfter: 50 * time.Millisecond, Metrics: metrics.New(reg, nil)})
 	return &replica{
-		products:     cache.NewProductService(store, c),
-		reservations: cache.NewReservationService(postgres.NewReservationService(db.Pool), c),
+		products:     cache.NewProductStore(store, c),
+		reservations: cache.NewReservationStore(postgres.NewReservationStore(db.Pool), c),
 		registry:     reg,
 	}
 }
@@ -90,10 +90,10 @@ func reset(t testing.TB) {
 	}
 }
 
-func TestProductServiceContract(t *testing.T) {
-	catalogtest.ProductServiceContract(t, func(t *testing.T) catalog.ProductService {
+func TestProductStoreContract(t *testing.T) {
+	catalogtest.ProductStoreContract(t, func(t *testing.T) catalog.ProductStore {
 		reset(t)
-		return newReplica(t, rds.URL, postgres.NewProductService(db.Pool)).products
+		return newReplica(t, rds.URL, postgres.NewProductStore(db.Pool)).products
 	})
 }
 

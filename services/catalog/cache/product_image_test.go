@@ -14,7 +14,7 @@ import (
 // before the change.
 func TestSetProductImageIsReadBack(t *testing.T) {
 	reset(t)
-	s := newReplica(t, rds.URL, postgres.NewProductService(db.Pool)).products
+	s := newReplica(t, rds.URL, postgres.NewProductStore(db.Pool)).products
 	ctx := context.Background()
 	p := catalogtest.MustCreate(t, s, catalogtest.Input("IMG-1", "Teapot", "", "kitchen", 100, 1))
 	all := catalog.ProductFilter{Limit: 10}

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"bazaar/catalog"
+	"bazaar/catalog/metrics"
 	"bazaar/platform/apperr"
 	"bazaar/platform/auth"
 	"bazaar/platform/ident"
@@ -18,22 +19,24 @@ import (
 
 // Handler holds the catalog's public HTTP handlers.
 type Handler struct {
-	Products catalog.ProductService
-	// Verifier checks the access tokens of the admin routes.
-	Verifier *auth.Verifier
-	// Images sets and removes products' images; without it the image
-	// routes are not served.
-	Images *catalog.ImageService
-
-	uploads chan struct{} // image bodies being read or processed
+	service  *catalog.Service
+	verifier *auth.Verifier
+	metrics  *metrics.Metrics
+	uploads  chan struct{} // image bodies being read or processed
 }
 
 // uploadSlots is how many image uploads hold their body in memory at once.
 const uploadSlots = 4
 
+// NewHandler returns a Handler serving svc, whose admin routes take the
+// access tokens verifier accepts, counting image uploads in m.
+func NewHandler(svc *catalog.Service, verifier *auth.Verifier, m *metrics.Metrics) *Handler {
+	return &Handler{service: svc, verifier: verifier, metrics: m, uploads: make(chan struct{}, uploadSlots)}
+}
+
 // Register mounts the public routes on e.
 func (h *Handler) Register(e *echo.Echo) {
-	admin := []echo.MiddlewareFunc{web.Authenticate(h.Verifier), web.RequireAdmin}
+	admin := []echo.MiddlewareFunc{web.Authenticate(h.verifier), web.RequireAdmin}
 	g := e.Group("/api/catalog")
 	g.GET("/openapi.json", serveSpec)
 	g.GET("/products", h.listProducts)
@@ -42,11 +45,8 @@ func (h *Handler) Register(e *echo.Echo) {
 	g.PATCH("/products/:id", h.updateProduct, admin...)
 	g.DELETE("/products/:id", h.deleteProduct, admin...)
 	g.GET("/categories", h.listCategories)
-	if h.Images != nil {
-		h.uploads = make(chan struct{}, uploadSlots)
-		e.PUT(ImageRoute, h.putImage, admin...)
-		e.DELETE(ImageRoute, h.deleteImage, admin...)
-	}
+	e.PUT(ImageRoute, h.putImage, admin...)
+	e.DELETE(ImageRoute, h.deleteImage, admin...)
 }
 
 type productPage struct {
@@ -66,10 +66,7 @@ func (h *Handler) listProducts(c echo.Context) error {
 		Limit:    p.Limit,
 		After:    p.After,
 	}
-	if err := f.Validate(); err != nil {
-		return err
-	}
-	page, err := h.Products.FindProducts(c.Request().Context(), f)
+	page, err := h.service.FindProducts(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}
@@ -85,11 +82,7 @@ func (h *Handler) listProducts(c echo.Context) error {
 }
 
 func (h *Handler) getProduct(c echo.Context) error {
-	id := c.Param("id")
-	if !ident.IsUUID(id) {
-		return catalog.ProductNotFound(id)
-	}
-	p, err := h.Products.FindProduct(c.Request().Context(), id)
+	p, err := h.service.FindProduct(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -101,7 +94,7 @@ func (h *Handler) createProduct(c echo.Context) error {
 	if err := web.BindJSON(c, &in); err != nil {
 		return err
 	}
-	p, err := h.Products.CreateProduct(c.Request().Context(), in)
+	p, err := h.service.CreateProduct(c.Request().Context(), in)
 	if err != nil {
 		return err
 	}
@@ -110,15 +103,11 @@ func (h *Handler) createProduct(c echo.Context) error {
 }
 
 func (h *Handler) updateProduct(c echo.Context) error {
-	id := c.Param("id")
-	if !ident.IsUUID(id) {
-		return catalog.ProductNotFound(id)
-	}
 	var in catalog.ProductInput
 	if err := web.BindJSON(c, &in); err != nil {
 		return err
 	}
-	p, err := h.Products.UpdateProduct(c.Request().Context(), id, in)
+	p, err := h.service.UpdateProduct(c.Request().Context(), c.Param("id"), in)
 	if err != nil {
 		return err
 	}
@@ -126,18 +115,14 @@ func (h *Handler) updateProduct(c echo.Context) error {
 }
 
 func (h *Handler) deleteProduct(c echo.Context) error {
-	id := c.Param("id")
-	if !ident.IsUUID(id) {
-		return catalog.ProductNotFound(id)
-	}
-	if err := h.Products.DeleteProduct(c.Request().Context(), id); err != nil {
+	if err := h.service.DeleteProduct(c.Request().Context(), c.Param("id")); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }
 
 func (h *Handler) listCategories(c echo.Context) error {
-	cats, err := h.Products.FindCategories(c.Request().Context())
+	cats, err := h.service.FindCategories(c.Request().Context())
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	"bazaar/catalog"
 	"bazaar/catalog/imaging"
 	"bazaar/catalog/media"
+	"bazaar/catalog/metrics"
 	"bazaar/platform/apperr"
 	"bazaar/platform/web"
 )
@@ -32,6 +33,7 @@ const productID = "0190a5b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b"
 
 // imageProducts is one product whose image the handlers change.
 type imageProducts struct {
+	fakeProducts
 	mu      sync.Mutex
 	product catalog.Product
 	sets    int
@@ -75,12 +77,12 @@ func newImageServer(t *testing.T) *imageServer {
 		customer: toks.sign(t, "customer"),
 	}
 	is.Server = web.NewServer(web.Config{Service: "catalog"}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-	h := &Handler{Products: &fakeProducts{}, Verifier: verifier, Images: catalog.NewImageService(catalog.ImageServiceConfig{
-		Products:  is.products,
-		Processor: imaging.New(imaging.Config{MaxPixels: 40_000_000, Workers: 1}),
-		Store:     &media.Local{Dir: is.dir, BaseURL: "/media/"},
-	})}
-	h.Register(is.API)
+	svc := catalog.NewService(catalog.ServiceConfig{
+		Products: is.products,
+		Images:   imaging.New(imaging.Config{MaxPixels: 40_000_000, Workers: 1}),
+		Media:    &media.Local{Dir: is.dir, BaseURL: "/media/"},
+	})
+	NewHandler(svc, verifier, metrics.New(is.Registry, nil)).Register(is.API)
 	is.AllowBody(http.MethodPut, ImageRoute, catalog.MaxImageBytes)
 	return is
 }
@@ -265,4 +267,39 @@ func bombPNG(w, h int) []byte {
 	crc := crc32.ChecksumIEEE(b[12:29])
 	copy(b[29:], be(int(crc)))
 	return b
+}
+
+// TestPutImageCountsEveryOutcome counts a stored upload, refusals made
+// here (a wrong type, before the body is read; a body over the limit,
+// while it is read) and one the service makes (no such product), each once.
+func TestPutImageCountsEveryOutcome(t *testing.T) {
+	s := newImageServer(t)
+	jpg := noisyJPEG(t, 64, 64, 80)
+	if rec := s.put(t, s.admin, "image/jpeg", bytes.NewReader(jpg), int64(len(jpg))); rec.Code != http.StatusOK {
+		t.Fatalf("upload: status %d: %s", rec.Code, rec.Body)
+	}
+	s.put(t, s.admin, "image/gif", bytes.NewReader([]byte("GIF89a")), 6)
+	big := append(append([]byte{}, jpg...), make([]byte, catalog.MaxImageBytes)...)
+	s.put(t, s.admin, "image/jpeg", io.MultiReader(bytes.NewReader(big)), -1)
+	s.products.product.ID = "0190a5b4-0000-7000-8000-00000000ffff" // the route's product is gone
+	s.put(t, s.admin, "image/jpeg", bytes.NewReader(jpg), int64(len(jpg)))
+
+	for reason, want := range map[string]float64{"unsupported_type": 1, "too_large": 1, "unknown_product": 1, "invalid": 0, "error": 0} {
+		if got := outcomeCount(t, s.Registry, "catalog_image_refusals_total", reason); got != want {
+			t.Errorf("refusals{reason=%s} = %v, want %v", reason, got, want)
+		}
+	}
+	families, err := s.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "catalog_image_uploads_total" {
+			if got := f.GetMetric()[0].GetCounter().GetValue(); got != 1 {
+				t.Errorf("uploads = %v, want 1", got)
+			}
+			return
+		}
+	}
+	t.Error("no catalog_image_uploads_total")
 }

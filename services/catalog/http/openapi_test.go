@@ -18,7 +18,7 @@ import (
 // openapi.json or the spec describes a route that is not served.
 func TestSpecMatchesRoutes(t *testing.T) {
 	e := echo.New()
-	(&Handler{Verifier: &auth.Verifier{}, Images: catalog.NewImageService(catalog.ImageServiceConfig{})}).Register(e)
+	NewHandler(catalog.NewService(catalog.ServiceConfig{}), &auth.Verifier{}, nil).Register(e)
 	var served []string
 	param := regexp.MustCompile(`:([A-Za-z_]+)`)
 	for _, r := range e.Routes() {

@@ -14,14 +14,14 @@ import (
 // Internal holds the stock reservation handlers, mounted on the internal
 // server only: the orders service calls them and nginx never proxies there.
 type Internal struct {
-	reservations catalog.ReservationService
-	metrics      *metrics.Metrics
+	service *catalog.Service
+	metrics *metrics.Metrics
 }
 
 // NewInternal returns the internal handlers over svc, counting what they do
 // in m.
-func NewInternal(svc catalog.ReservationService, m *metrics.Metrics) *Internal {
-	return &Internal{reservations: svc, metrics: m}
+func NewInternal(svc *catalog.Service, m *metrics.Metrics) *Internal {
+	return &Internal{service: svc, metrics: m}
 }
 
 // Register mounts the internal routes on e.
@@ -39,7 +39,7 @@ func (h *Internal) reserve(c echo.Context) error {
 		h.metrics.ReserveInvalid()
 		return err
 	}
-	res, err := h.reservations.Reserve(c.Request().Context(), req)
+	res, err := h.service.Reserve(c.Request().Context(), req)
 	h.metrics.Reserved(res, err)
 	if err != nil {
 		return err
@@ -48,7 +48,7 @@ func (h *Internal) reserve(c echo.Context) error {
 }
 
 func (h *Internal) release(c echo.Context) error {
-	res, err := h.reservations.Release(c.Request().Context(), c.Param("order_id"))
+	res, err := h.service.Release(c.Request().Context(), c.Param("order_id"))
 	h.metrics.Released(res, err)
 	if err != nil {
 		return err
@@ -57,7 +57,7 @@ func (h *Internal) release(c echo.Context) error {
 }
 
 func (h *Internal) getReservation(c echo.Context) error {
-	res, err := h.reservations.FindReservation(c.Request().Context(), c.Param("order_id"))
+	res, err := h.service.FindReservation(c.Request().Context(), c.Param("order_id"))
 	if err != nil {
 		return err
 	}
@@ -79,11 +79,7 @@ func (h *Internal) listReserved(c echo.Context) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	after, before, limit := c.QueryParam("after"), c.QueryParam("before"), p.Limit
-	if err := catalog.ValidateReservedRange(after, before, limit); err != nil {
-		return err
-	}
-	ids, err := h.reservations.Reserved(c.Request().Context(), after, before, limit)
+	ids, err := h.service.Reserved(c.Request().Context(), c.QueryParam("after"), c.QueryParam("before"), p.Limit)
 	if err != nil {
 		return err
 	}

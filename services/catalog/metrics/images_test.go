@@ -14,7 +14,7 @@ import (
 
 func TestImagesCountOutcomes(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := metrics.NewImages(reg)
+	m := metrics.New(reg, nil)
 	m.ImageStored(1000, 300*time.Millisecond)
 	m.ImageStored(500, 100*time.Millisecond)
 	m.ImageRefused(apperr.Errorf(apperr.Unsupported, "gif"))

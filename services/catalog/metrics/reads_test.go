@@ -12,7 +12,7 @@ import (
 
 func TestReadsCountByNodeAndReason(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := metrics.NewReads(reg)
+	m := metrics.New(reg, nil)
 	m.CountRead("standby", "")
 	m.CountRead("standby", "")
 	m.CountRead("primary", "behind the primary")

@@ -23,11 +23,17 @@ func TestMain(m *testing.M) {
 	})
 }
 
-func newStore(t *testing.T) *postgres.ProductService {
+func newStore(t *testing.T) *postgres.ProductStore {
 	db.Reset(t)
-	return postgres.NewProductService(db.Pool)
+	return postgres.NewProductStore(db.Pool)
 }
 
-func TestProductServiceContract(t *testing.T) {
-	catalogtest.ProductServiceContract(t, func(t *testing.T) catalog.ProductService { return newStore(t) })
+// newService returns a Service over the PostgreSQL stores, for the cases
+// about what reaches them: the input the Service checks and normalizes.
+func newService(t *testing.T) *catalog.Service {
+	return catalog.NewService(catalog.ServiceConfig{Products: newStore(t), Reservations: postgres.NewReservationStore(db.Pool)})
+}
+
+func TestProductStoreContract(t *testing.T) {
+	catalogtest.ProductStoreContract(t, func(t *testing.T) catalog.ProductStore { return newStore(t) })
 }

@@ -82,7 +82,9 @@ func NewStandby(primary, standby *pgxpool.Pool, cfg StandbyConfig, logger *slog.
 
 // Run checks the standby every CheckEvery until ctx ends; while it cannot
 // be reached, less and less often, up to every 30 s: without the standby
-// at all (no profile replica), each check costs a connection attempt.
+// at all (no profile replica), each check costs a connection attempt. It is
+// no domain type's round (Run and RunOnce) because what it keeps is this
+// process's own routing state, which a schedule could not keep for it.
 func (s *Standby) Run(ctx context.Context) {
 	wait := s.cfg.CheckEvery
 	for {

@@ -65,7 +65,7 @@ func TestStandbyThatIsNoStandbyLeavesReadsOnThePrimary(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, reads := newStandby(t, db.URL)
-	routed := postgres.NewProductServiceReadingFrom(db.Pool, s)
+	routed := postgres.NewProductStoreReadingFrom(db.Pool, s)
 	page, err := routed.FindProducts(ctx, catalog.ProductFilter{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestUnreachableStandbyLeavesReadsOnThePrimary(t *testing.T) {
 	gone := ln.Addr().String()
 	ln.Close()
 	s, reads := newStandby(t, "postgres://catalog@"+gone+"/bazaar?sslmode=disable&target_session_attrs=standby")
-	routed := postgres.NewProductServiceReadingFrom(db.Pool, s)
+	routed := postgres.NewProductStoreReadingFrom(db.Pool, s)
 	for range 20 {
 		start := time.Now()
 		page, err := routed.FindProducts(ctx, catalog.ProductFilter{Limit: 10})

@@ -184,36 +184,32 @@ func (m *Main) Run(ctx context.Context) error {
 	c := cache.New(m.redis, cache.Config{TTL: m.Config.CacheTTL, Logger: m.Logger, Metrics: mx})
 	var reads postgres.Querier = m.pool
 	if m.Config.ReadURL != "" {
-		if reads, err = m.openStandby(ctx); err != nil {
+		if reads, err = m.openStandby(ctx, mx); err != nil {
 			return err
 		}
 	}
-	products := cache.NewProductService(postgres.NewProductServiceReadingFrom(m.pool, reads), c)
 	store, err := m.mediaStore(ctx)
 	if err != nil {
 		return err
 	}
-	h := &cataloghttp.Handler{
-		Products: products,
-		Verifier: &auth.Verifier{Keys: auth.NewJWKSClient(m.Config.JWKSURL)},
-		Images: catalog.NewImageService(catalog.ImageServiceConfig{
-			Products: products,
-			Processor: imaging.New(imaging.Config{
-				MaxPixels: m.Config.Media.MaxPixels, MaxDecodeBytes: m.Config.Media.MaxDecodeBytes, Workers: m.Config.Media.Workers,
-			}),
-			Store:    store,
-			Observer: metrics.NewImages(m.server.Registry),
+	svc := catalog.NewService(catalog.ServiceConfig{
+		Products:     cache.NewProductStore(postgres.NewProductStoreReadingFrom(m.pool, reads), c),
+		Reservations: cache.NewReservationStore(postgres.NewReservationStore(m.pool), c),
+		Images: imaging.New(imaging.Config{
+			MaxPixels: m.Config.Media.MaxPixels, MaxDecodeBytes: m.Config.Media.MaxDecodeBytes, Workers: m.Config.Media.Workers,
 		}),
-	}
-	h.Register(m.server.API)
+		Media:  store,
+		Logger: m.Logger,
+	})
+	cataloghttp.NewHandler(svc, &auth.Verifier{Keys: auth.NewJWKSClient(m.Config.JWKSURL)}, mx).Register(m.server.API)
 	m.server.AllowBody(http.MethodPut, cataloghttp.ImageRoute, catalog.MaxImageBytes)
-	cataloghttp.NewInternal(cache.NewReservationService(postgres.NewReservationService(m.pool), c), mx).Register(m.server.Internal)
+	cataloghttp.NewInternal(svc, mx).Register(m.server.Internal)
 	if err := m.server.Open(); err != nil {
 		return err
 	}
 
 	m.collector = catalog.NewMediaCollector(catalog.MediaCollectorConfig{
-		Files: store, References: postgres.NewProductService(m.pool), Logger: m.Logger,
+		Files: store, References: postgres.NewProductStore(m.pool), Logger: m.Logger,
 		Interval: mediaCollectInterval, Retention: m.Config.Media.Retention,
 	})
 	if m.Config.Lambda {
@@ -227,7 +223,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 // openStandby opens the pool of the standby (DATABASE_READ_URL) without
 // waiting for it, which may be missing for good, and starts checking it.
-func (m *Main) openStandby(ctx context.Context) (*postgres.Standby, error) {
+func (m *Main) openStandby(ctx context.Context, mx *metrics.Metrics) (*postgres.Standby, error) {
 	cfg := m.Config.DB
 	cfg.URL = m.Config.ReadURL
 	// The standby serves only the reads that miss the cache.
@@ -244,7 +240,7 @@ func (m *Main) openStandby(ctx context.Context) (*postgres.Standby, error) {
 	timeout := 2 * cmp.Or(cfg.DialTimeout, pg.DefaultDialTimeout)
 	s := postgres.NewStandby(m.pool, m.standbyPool, postgres.StandbyConfig{
 		MaxLag: m.Config.ReadMaxLag, Timeout: timeout, CheckEvery: time.Second,
-	}, m.Logger, metrics.NewReads(m.server.Registry))
+	}, m.Logger, mx)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.stopStandby = cancel
 	go s.Run(runCtx)

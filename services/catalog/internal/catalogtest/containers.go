@@ -1,6 +1,6 @@
 // Package catalogtest serves the catalog's tests: it says how pgtest sets up
 // the PostgreSQL they run against, starts their Redis (a real one, in a
-// container) and holds the contract that every catalog.ProductService must
+// container) and holds the contract that every catalog.ProductStore must
 // honour, so that the PostgreSQL store and the cache decorator are held to
 // the same cases.
 package catalogtest

@@ -12,14 +12,15 @@ import (
 	"bazaar/platform/ident"
 )
 
-// ProductServiceContract runs the cases every catalog.ProductService must
-// pass. newService returns the service under test over an empty catalog.
-// Every read is made twice and must answer the same both times, so that a
-// cache serves each case once from the database and once from itself.
-func ProductServiceContract(t *testing.T, newService func(t *testing.T) catalog.ProductService) {
+// ProductStoreContract runs the cases every catalog.ProductStore must pass,
+// behind the catalog.Service that checks their input. newStore returns the
+// store under test over an empty catalog. Every read is made twice and must
+// answer the same both times, so that a cache serves each case once from
+// the database and once from itself.
+func ProductStoreContract(t *testing.T, newStore func(t *testing.T) catalog.ProductStore) {
 	cases := []struct {
 		name string
-		run  func(t *testing.T, s catalog.ProductService)
+		run  func(t *testing.T, s *catalog.Service)
 	}{
 		{"FindProductReturnsWhatCreateReturned", testFindProduct},
 		{"FindProductNotFound", testFindProductNotFound},
@@ -33,7 +34,7 @@ func ProductServiceContract(t *testing.T, newService func(t *testing.T) catalog.
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			c.run(t, newService(t))
+			c.run(t, catalog.NewService(catalog.ServiceConfig{Products: newStore(t)}))
 		})
 	}
 }
@@ -43,8 +44,13 @@ func Input(sku, name, description, category string, priceCents int64, stock int)
 	return catalog.ProductInput{SKU: &sku, Name: &name, Description: &description, PriceCents: &priceCents, Stock: &stock, Category: &category}
 }
 
+// Creator creates products: a *catalog.Service or a catalog.ProductStore.
+type Creator interface {
+	CreateProduct(ctx context.Context, in catalog.ProductInput) (catalog.Product, error)
+}
+
 // MustCreate creates a product or fails the test.
-func MustCreate(tb testing.TB, s catalog.ProductService, in catalog.ProductInput) catalog.Product {
+func MustCreate(tb testing.TB, s Creator, in catalog.ProductInput) catalog.Product {
 	tb.Helper()
 	p, err := s.CreateProduct(context.Background(), in)
 	if err != nil {
@@ -54,7 +60,7 @@ func MustCreate(tb testing.TB, s catalog.ProductService, in catalog.ProductInput
 }
 
 // MustCreateN creates n products in category, named after their index.
-func MustCreateN(tb testing.TB, s catalog.ProductService, n int, prefix, category string) []catalog.Product {
+func MustCreateN(tb testing.TB, s Creator, n int, prefix, category string) []catalog.Product {
 	tb.Helper()
 	out := make([]catalog.Product, n)
 	for i := range out {
@@ -87,12 +93,12 @@ func twice[T any](t *testing.T, read func() (T, error)) (T, error) {
 	return first, err1
 }
 
-func findProduct(t *testing.T, s catalog.ProductService, id string) (catalog.Product, error) {
+func findProduct(t *testing.T, s *catalog.Service, id string) (catalog.Product, error) {
 	t.Helper()
 	return twice(t, func() (catalog.Product, error) { return s.FindProduct(context.Background(), id) })
 }
 
-func findProducts(t *testing.T, s catalog.ProductService, f catalog.ProductFilter) catalog.ProductPage {
+func findProducts(t *testing.T, s *catalog.Service, f catalog.ProductFilter) catalog.ProductPage {
 	t.Helper()
 	if f.Limit == 0 {
 		f.Limit = catalog.MaxLimit
@@ -104,7 +110,7 @@ func findProducts(t *testing.T, s catalog.ProductService, f catalog.ProductFilte
 	return page
 }
 
-func findCategories(t *testing.T, s catalog.ProductService) []catalog.Category {
+func findCategories(t *testing.T, s *catalog.Service) []catalog.Category {
 	t.Helper()
 	cats, err := twice(t, func() ([]catalog.Category, error) { return s.FindCategories(context.Background()) })
 	if err != nil {
@@ -121,7 +127,7 @@ func ids(ps []catalog.Product) []string {
 	return out
 }
 
-func testFindProduct(t *testing.T, s catalog.ProductService) {
+func testFindProduct(t *testing.T, s *catalog.Service) {
 	want := MustCreate(t, s, Input("HP-1", "Aurora Wireless Headphones", "Over-ear, 30 hours of battery.", "electronics", 12999, 7))
 	if !ident.IsUUID(want.ID) || want.Currency != catalog.DefaultCurrency || want.CreatedAt.IsZero() {
 		t.Fatalf("created product = %+v, want a UUID id, currency USD and a creation time", want)
@@ -139,7 +145,7 @@ func testFindProduct(t *testing.T, s catalog.ProductService) {
 	}
 }
 
-func testFindProductNotFound(t *testing.T, s catalog.ProductService) {
+func testFindProductNotFound(t *testing.T, s *catalog.Service) {
 	MustCreate(t, s, Input("HP-1", "Headphones", "", "electronics", 100, 1))
 	for _, id := range []string{"0190a5b4-0000-7000-8000-000000000000", "abc", "", "'; DROP TABLE products; --", "0190a5b4-0000-7000-8000-00000000000g"} {
 		_, err := findProduct(t, s, id)
@@ -147,7 +153,7 @@ func testFindProductNotFound(t *testing.T, s catalog.ProductService) {
 	}
 }
 
-func testListPages(t *testing.T, s catalog.ProductService) {
+func testListPages(t *testing.T, s *catalog.Service) {
 	created := MustCreateN(t, s, 7, "P", "books")
 	var got []catalog.Product
 	f := catalog.ProductFilter{Limit: 3}
@@ -173,7 +179,7 @@ func testListPages(t *testing.T, s catalog.ProductService) {
 	}
 }
 
-func testListCategory(t *testing.T, s catalog.ProductService) {
+func testListCategory(t *testing.T, s *catalog.Service) {
 	books := MustCreateN(t, s, 3, "B", "books")
 	MustCreateN(t, s, 2, "G", "garden-tools")
 	if diff := cmp.Diff(ids(books), ids(findProducts(t, s, catalog.ProductFilter{Category: "books"}).Items)); diff != "" {
@@ -184,7 +190,7 @@ func testListCategory(t *testing.T, s catalog.ProductService) {
 	}
 }
 
-func testListSearch(t *testing.T, s catalog.ProductService) {
+func testListSearch(t *testing.T, s *catalog.Service) {
 	headphones := MustCreate(t, s, Input("A-1", "Aurora Wireless Headphones", "Noise cancelling, over-ear.", "electronics", 100, 1))
 	speaker := MustCreate(t, s, Input("A-2", "Nimbus Speaker", "Portable and wireless, with deep bass.", "electronics", 100, 1))
 	kettle := MustCreate(t, s, Input("A-3", "Copper Kettle", "Whistles when the water boils.", "kitchen", 100, 1))
@@ -211,7 +217,7 @@ func testListSearch(t *testing.T, s catalog.ProductService) {
 	}
 }
 
-func testCategories(t *testing.T, s catalog.ProductService) {
+func testCategories(t *testing.T, s *catalog.Service) {
 	MustCreateN(t, s, 2, "H", "home-garden")
 	name := "Books & Comics"
 	in := Input("B-1", "A Book", "", "books", 100, 1)
@@ -230,7 +236,7 @@ func testCategories(t *testing.T, s catalog.ProductService) {
 	}
 }
 
-func testUpdateReadBack(t *testing.T, s catalog.ProductService) {
+func testUpdateReadBack(t *testing.T, s *catalog.Service) {
 	p := MustCreate(t, s, Input("U-1", "Plain Mug", "Stoneware, dishwasher safe.", "kitchen", 500, 3))
 	// Fill whatever caches the service has before the write.
 	_, _ = findProduct(t, s, p.ID)
@@ -261,7 +267,7 @@ func testUpdateReadBack(t *testing.T, s catalog.ProductService) {
 	}
 }
 
-func testDeleteHides(t *testing.T, s catalog.ProductService) {
+func testDeleteHides(t *testing.T, s *catalog.Service) {
 	ps := MustCreateN(t, s, 3, "D", "toys")
 	_, _ = findProduct(t, s, ps[1].ID)
 	findProducts(t, s, catalog.ProductFilter{})
@@ -284,7 +290,7 @@ func testDeleteHides(t *testing.T, s catalog.ProductService) {
 	WantCode(t, err, apperr.NotFound)
 }
 
-func testDuplicateSKU(t *testing.T, s catalog.ProductService) {
+func testDuplicateSKU(t *testing.T, s *catalog.Service) {
 	first := MustCreate(t, s, Input("SKU-1", "First", "", "misc", 100, 1))
 	second := MustCreate(t, s, Input("SKU-2", "Second", "", "misc", 100, 1))
 	_, err := s.CreateProduct(context.Background(), Input("SKU-1", "Again", "", "misc", 100, 1))

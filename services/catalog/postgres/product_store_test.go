@@ -19,7 +19,7 @@ import (
 func ptr[T any](v T) *T { return &v }
 
 func TestCreateProductValidates(t *testing.T) {
-	s := newStore(t)
+	s := newService(t)
 	valid := func() catalog.ProductInput { return catalogtest.Input("OK-1", "Fine", "", "misc", 100, 1) }
 	for name, c := range map[string]struct {
 		change func(*catalog.ProductInput)
@@ -65,7 +65,7 @@ func TestCreateProductDefaultsAndCategory(t *testing.T) {
 }
 
 func TestUpdateProductPartial(t *testing.T) {
-	s := newStore(t)
+	s := newService(t)
 	p := catalogtest.MustCreate(t, s, catalogtest.Input("U-1", "Lamp", "Warm light.", "home", 2500, 9))
 	got, err := s.UpdateProduct(context.Background(), p.ID, catalog.ProductInput{Stock: ptr(0), Currency: ptr("EUR")})
 	if err != nil {
@@ -85,7 +85,7 @@ func TestUpdateProductPartial(t *testing.T) {
 }
 
 func TestDeleteProductIsSoft(t *testing.T) {
-	s := newStore(t)
+	s := newService(t)
 	p := catalogtest.MustCreate(t, s, catalogtest.Input("D-1", "Vase", "", "home", 100, 1))
 	if err := s.DeleteProduct(context.Background(), p.ID); err != nil {
 		t.Fatal(err)
@@ -161,7 +161,7 @@ func TestPaginationUnderConcurrentInserts(t *testing.T) {
 }
 
 func TestFindProductsValidatesFilter(t *testing.T) {
-	s := newStore(t)
+	s := newService(t)
 	for _, f := range []catalog.ProductFilter{
 		{Limit: 0},
 		{Limit: catalog.MaxLimit + 1},

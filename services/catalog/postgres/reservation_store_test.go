@@ -17,8 +17,12 @@ import (
 	"bazaar/platform/ident"
 )
 
-func newReservations(t *testing.T) (*postgres.ProductService, *postgres.ReservationService) {
-	return newStore(t), postgres.NewReservationService(db.Pool)
+// newReservations returns a store to create products with, and a Service
+// over the PostgreSQL stores, which checks and normalizes each request
+// before the reservation store sees it.
+func newReservations(t *testing.T) (*postgres.ProductStore, *catalog.Service) {
+	ps := newStore(t)
+	return ps, catalog.NewService(catalog.ServiceConfig{Products: ps, Reservations: postgres.NewReservationStore(db.Pool)})
 }
 
 func orderID() string { return catalogtest.OrderID() }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -15,10 +14,9 @@ import (
 
 	"bazaar/catalog"
 	"bazaar/platform/apperr"
-	"bazaar/platform/ident"
 )
 
-// ReservationService implements catalog.ReservationService on PostgreSQL.
+// ReservationStore implements catalog.ReservationStore on PostgreSQL.
 //
 // Every call for an order id starts by inserting that id's row in
 // reservations (or finding it there): PostgreSQL makes a second inserter of
@@ -26,15 +24,15 @@ import (
 // order run one after the other and never reserve twice. Product rows are
 // then locked in id order, the same order in every transaction, so
 // reservations and releases of overlapping products never deadlock.
-type ReservationService struct {
+type ReservationStore struct {
 	pool *pgxpool.Pool
 }
 
-var _ catalog.ReservationService = (*ReservationService)(nil)
+var _ catalog.ReservationStore = (*ReservationStore)(nil)
 
-// NewReservationService returns a ReservationService using pool.
-func NewReservationService(pool *pgxpool.Pool) *ReservationService {
-	return &ReservationService{pool: pool}
+// NewReservationStore returns a ReservationStore using pool.
+func NewReservationStore(pool *pgxpool.Pool) *ReservationStore {
+	return &ReservationStore{pool: pool}
 }
 
 // reserve takes the stock of every line of an order and records the lines,
@@ -74,14 +72,8 @@ const reserveStock = `
 	FROM req LEFT JOIN taken ON taken.id = req.product_id
 	RETURNING position, product_id::text, sku, name, quantity, unit_price_cents, currency`
 
-// Reserve takes stock for every line of r, or for none. The age of r's order
-// id is checked first, against the catalog's clock, so that a repeat of an
-// expired order id is refused too.
-func (s *ReservationService) Reserve(ctx context.Context, r catalog.ReservationRequest) (catalog.Reservation, error) {
-	r, err := r.Normalize(time.Now())
-	if err != nil {
-		return catalog.Reservation{}, err
-	}
+// Reserve takes stock for every line of r, or for none.
+func (s *ReservationStore) Reserve(ctx context.Context, r catalog.ReservationRequest) (catalog.Reservation, error) {
 	// The lines go as one JSON parameter: pgx encodes two arrays of them
 	// through reflection, at 7% of this service's CPU.
 	lines, err := json.Marshal(r.Items)
@@ -105,7 +97,7 @@ func (s *ReservationService) Reserve(ctx context.Context, r catalog.ReservationR
 
 // reserve runs reserveStock, then reads what an earlier call recorded when
 // the order id was already claimed.
-func (s *ReservationService) reserve(ctx context.Context, orderID string, lines json.RawMessage) (catalog.Reservation, error) {
+func (s *ReservationStore) reserve(ctx context.Context, orderID string, lines json.RawMessage) (catalog.Reservation, error) {
 	type line struct {
 		Position int16
 		catalog.ReservedItem
@@ -153,7 +145,7 @@ func refusedLine(err error) bool {
 // stock, or nil when every line could be met now. Unknown products come
 // first, so that a request naming one is always a 422, whatever the stock
 // of the rest.
-func (s *ReservationService) whyRefused(ctx context.Context, r catalog.ReservationRequest) error {
+func (s *ReservationStore) whyRefused(ctx context.Context, r catalog.ReservationRequest) error {
 	ids := make([]string, len(r.Items))
 	for i, line := range r.Items {
 		ids[i] = line.ProductID
@@ -186,12 +178,7 @@ func (s *ReservationService) whyRefused(ctx context.Context, r catalog.Reservati
 }
 
 // Release gives back the stock reserved under orderID, once.
-func (s *ReservationService) Release(ctx context.Context, orderID string) (catalog.Reservation, error) {
-	if !ident.IsUUID(orderID) {
-		return catalog.Reservation{}, &apperr.Error{Code: apperr.Invalid, Message: "The order id is not valid.",
-			Fields: []apperr.FieldError{{Field: "order_id", Message: "must be a UUID"}}}
-	}
-	orderID = catalog.NormalizeID(orderID)
+func (s *ReservationStore) Release(ctx context.Context, orderID string) (catalog.Reservation, error) {
 	var res catalog.Reservation
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO reservations (order_id, status, released_at) VALUES ($1, 'released', now()) ON CONFLICT (order_id) DO NOTHING`, orderID)
@@ -232,11 +219,8 @@ func (s *ReservationService) Release(ctx context.Context, orderID string) (catal
 }
 
 // FindReservation returns what is recorded under orderID.
-func (s *ReservationService) FindReservation(ctx context.Context, orderID string) (catalog.Reservation, error) {
-	if !ident.IsUUID(orderID) {
-		return catalog.Reservation{}, catalog.ReservationNotFound(orderID)
-	}
-	res, err := findReservation(ctx, s.pool, catalog.NormalizeID(orderID), "")
+func (s *ReservationStore) FindReservation(ctx context.Context, orderID string) (catalog.Reservation, error) {
+	res, err := findReservation(ctx, s.pool, orderID, "")
 	if err != nil {
 		return catalog.Reservation{}, storeError("find reservation", err)
 	}
@@ -244,10 +228,7 @@ func (s *ReservationService) FindReservation(ctx context.Context, orderID string
 }
 
 // Reserved returns the order ids still reserved with after < id < before.
-func (s *ReservationService) Reserved(ctx context.Context, after, before string, limit int) ([]string, error) {
-	if err := catalog.ValidateReservedRange(after, before, limit); err != nil {
-		return nil, err
-	}
+func (s *ReservationStore) Reserved(ctx context.Context, after, before string, limit int) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT order_id::text FROM reservations
 		WHERE status = 'reserved' AND order_id > $1 AND order_id < $2

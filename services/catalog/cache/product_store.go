@@ -10,21 +10,19 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"bazaar/catalog"
-	"bazaar/platform/ident"
 )
 
-// Store is what ProductService decorates: a catalog.ProductService that can
+// Store is what ProductStore decorates: a catalog.ProductStore that can
 // also load several products by id in one query, to fill a cached listing
 // page's products.
 type Store interface {
-	catalog.ProductService
-	SetProductImage(ctx context.Context, id string, img *catalog.Image) (catalog.Product, error)
+	catalog.ProductStore
 	FindProductsByID(ctx context.Context, ids []string) ([]catalog.Product, error)
 }
 
-// ProductService is a catalog.ProductService that answers reads from Redis
-// when it can and invalidates what each write touches before answering.
-type ProductService struct {
+// ProductStore is a catalog.ProductStore that answers reads from Redis when
+// it can and invalidates what each write touches before answering.
+type ProductStore struct {
 	store Store
 	cache *Cache
 	// fills shares the PostgreSQL load of the same missing products between
@@ -32,22 +30,15 @@ type ProductService struct {
 	fills singleflight.Group
 }
 
-var (
-	_ catalog.ProductService    = (*ProductService)(nil)
-	_ catalog.ProductImageStore = (*ProductService)(nil)
-)
+var _ catalog.ProductStore = (*ProductStore)(nil)
 
-// NewProductService returns a ProductService over store.
-func NewProductService(store Store, c *Cache) *ProductService {
-	return &ProductService{store: store, cache: c}
+// NewProductStore returns a ProductStore over store.
+func NewProductStore(store Store, c *Cache) *ProductStore {
+	return &ProductStore{store: store, cache: c}
 }
 
 // FindProduct returns the product with id.
-func (s *ProductService) FindProduct(ctx context.Context, id string) (catalog.Product, error) {
-	if !ident.IsUUID(id) {
-		return catalog.Product{}, catalog.ProductNotFound(id)
-	}
-	id = catalog.NormalizeID(id)
+func (s *ProductStore) FindProduct(ctx context.Context, id string) (catalog.Product, error) {
 	version, entry, ok := s.cache.currentProduct(ctx, id)
 	if !ok {
 		return s.store.FindProduct(ctx, id)
@@ -84,10 +75,7 @@ func filterKey(f catalog.ProductFilter) string {
 }
 
 // FindProducts returns one page of products.
-func (s *ProductService) FindProducts(ctx context.Context, f catalog.ProductFilter) (catalog.ProductPage, error) {
-	if err := f.Validate(); err != nil {
-		return catalog.ProductPage{}, err
-	}
+func (s *ProductStore) FindProducts(ctx context.Context, f catalog.ProductFilter) (catalog.ProductPage, error) {
 	gen, ok := s.cache.currentVersion(ctx, genKey, kindList)
 	if !ok {
 		return s.store.FindProducts(ctx, f)
@@ -123,7 +111,7 @@ func (s *ProductService) FindProducts(ctx context.Context, f catalog.ProductFilt
 // products returns the live products among ids, in that order, from their
 // entries, loading the missing ones in one query and storing them under the
 // versions read before that query.
-func (s *ProductService) products(ctx context.Context, ids []string) ([]catalog.Product, error) {
+func (s *ProductStore) products(ctx context.Context, ids []string) ([]catalog.Product, error) {
 	if len(ids) == 0 {
 		return []catalog.Product{}, nil
 	}
@@ -198,7 +186,7 @@ func inOrder(ids []string, found []catalog.Product) []catalog.Product {
 }
 
 // FindCategories returns every category with its number of live products.
-func (s *ProductService) FindCategories(ctx context.Context) ([]catalog.Category, error) {
+func (s *ProductStore) FindCategories(ctx context.Context) ([]catalog.Category, error) {
 	gen, ok := s.cache.currentVersion(ctx, genKey, kindCategories)
 	if !ok {
 		return s.store.FindCategories(ctx)
@@ -215,7 +203,7 @@ func (s *ProductService) FindCategories(ctx context.Context) ([]catalog.Category
 }
 
 // CreateProduct creates a product; every listing and the categories change.
-func (s *ProductService) CreateProduct(ctx context.Context, in catalog.ProductInput) (catalog.Product, error) {
+func (s *ProductStore) CreateProduct(ctx context.Context, in catalog.ProductInput) (catalog.Product, error) {
 	p, err := s.store.CreateProduct(ctx, in)
 	if err == nil || mayHaveCommitted(err) {
 		s.cache.invalidate(ctx, nil, true)
@@ -225,30 +213,30 @@ func (s *ProductService) CreateProduct(ctx context.Context, in catalog.ProductIn
 
 // UpdateProduct changes a product, its entry, and every listing and the
 // categories, since it may move between them.
-func (s *ProductService) UpdateProduct(ctx context.Context, id string, in catalog.ProductInput) (catalog.Product, error) {
+func (s *ProductStore) UpdateProduct(ctx context.Context, id string, in catalog.ProductInput) (catalog.Product, error) {
 	p, err := s.store.UpdateProduct(ctx, id, in)
 	if err == nil || mayHaveCommitted(err) {
-		s.cache.invalidate(ctx, []string{catalog.NormalizeID(id)}, true)
+		s.cache.invalidate(ctx, []string{id}, true)
 	}
 	return p, err
 }
 
 // SetProductImage changes a product's image and its entry; listings read
 // their products through those entries, so they need no change.
-func (s *ProductService) SetProductImage(ctx context.Context, id string, img *catalog.Image) (catalog.Product, error) {
+func (s *ProductStore) SetProductImage(ctx context.Context, id string, img *catalog.Image) (catalog.Product, error) {
 	p, err := s.store.SetProductImage(ctx, id, img)
 	if err == nil || mayHaveCommitted(err) {
-		s.cache.invalidate(ctx, []string{catalog.NormalizeID(id)}, false)
+		s.cache.invalidate(ctx, []string{id}, false)
 	}
 	return p, err
 }
 
 // DeleteProduct deletes a product, its entry, and every listing and the
 // categories.
-func (s *ProductService) DeleteProduct(ctx context.Context, id string) error {
+func (s *ProductStore) DeleteProduct(ctx context.Context, id string) error {
 	err := s.store.DeleteProduct(ctx, id)
 	if err == nil || mayHaveCommitted(err) {
-		s.cache.invalidate(ctx, []string{catalog.NormalizeID(id)}, true)
+		s.cache.invalidate(ctx, []string{id}, true)
 	}
 	return err
 }

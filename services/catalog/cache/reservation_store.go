@@ -4,37 +4,34 @@ import (
 	"context"
 
 	"bazaar/catalog"
-	"bazaar/platform/ident"
 )
 
-// ReservationService is a catalog.ReservationService that invalidates the
+// ReservationStore is a catalog.ReservationStore that invalidates the
 // entries of the products whose stock a call changed, before answering.
-// Listing pages hold no stock (see ProductService), so they stay cached.
-type ReservationService struct {
-	inner catalog.ReservationService
+// Listing pages hold no stock (see ProductStore), so they stay cached.
+type ReservationStore struct {
+	inner catalog.ReservationStore
 	cache *Cache
 }
 
-var _ catalog.ReservationService = (*ReservationService)(nil)
+var _ catalog.ReservationStore = (*ReservationStore)(nil)
 
-// NewReservationService returns a ReservationService over inner.
-func NewReservationService(inner catalog.ReservationService, c *Cache) *ReservationService {
-	return &ReservationService{inner: inner, cache: c}
+// NewReservationStore returns a ReservationStore over inner.
+func NewReservationStore(inner catalog.ReservationStore, c *Cache) *ReservationStore {
+	return &ReservationStore{inner: inner, cache: c}
 }
 
 // Reserve takes stock for an order. A repeated call invalidates again: the
 // first one may have committed and then failed to answer.
-func (s *ReservationService) Reserve(ctx context.Context, r catalog.ReservationRequest) (catalog.Reservation, error) {
+func (s *ReservationStore) Reserve(ctx context.Context, r catalog.ReservationRequest) (catalog.Reservation, error) {
 	res, err := s.inner.Reserve(ctx, r)
 	switch {
 	case err == nil:
 		s.cache.invalidate(ctx, itemIDs(res), false)
 	case mayHaveCommitted(err):
-		var ids []string
-		for _, line := range r.Items {
-			if ident.IsUUID(line.ProductID) {
-				ids = append(ids, catalog.NormalizeID(line.ProductID))
-			}
+		ids := make([]string, len(r.Items))
+		for i, line := range r.Items {
+			ids[i] = line.ProductID
 		}
 		s.cache.invalidate(ctx, ids, false)
 	}
@@ -42,7 +39,7 @@ func (s *ReservationService) Reserve(ctx context.Context, r catalog.ReservationR
 }
 
 // Release gives an order's stock back.
-func (s *ReservationService) Release(ctx context.Context, orderID string) (catalog.Reservation, error) {
+func (s *ReservationStore) Release(ctx context.Context, orderID string) (catalog.Reservation, error) {
 	res, err := s.inner.Release(ctx, orderID)
 	switch {
 	case err == nil:
@@ -58,12 +55,12 @@ func (s *ReservationService) Release(ctx context.Context, orderID string) (catal
 }
 
 // FindReservation reads through: reservations are not cached.
-func (s *ReservationService) FindReservation(ctx context.Context, orderID string) (catalog.Reservation, error) {
+func (s *ReservationStore) FindReservation(ctx context.Context, orderID string) (catalog.Reservation, error) {
 	return s.inner.FindReservation(ctx, orderID)
 }
 
 // Reserved reads through: reservations are not cached.
-func (s *ReservationService) Reserved(ctx context.Context, after, before string, limit int) ([]string, error) {
+func (s *ReservationStore) Reserved(ctx context.Context, after, before string, limit int) ([]string, error) {
 	return s.inner.Reserved(ctx, after, before, limit)
 }
 

@@ -16,8 +16,8 @@ import (
 	"bazaar/platform/pg"
 )
 
-// ProductService implements catalog.ProductService on PostgreSQL.
-type ProductService struct {
+// ProductStore implements catalog.ProductStore on PostgreSQL.
+type ProductStore struct {
 	pool *pgxpool.Pool
 	// reads serves the reads that may trail (listings, search,
 	// categories): the pool, or a Standby (docs/database.md).
@@ -25,20 +25,19 @@ type ProductService struct {
 }
 
 var (
-	_ catalog.ProductService    = (*ProductService)(nil)
-	_ catalog.ProductImageStore = (*ProductService)(nil)
-	_ catalog.MediaReferences   = (*ProductService)(nil)
+	_ catalog.ProductStore    = (*ProductStore)(nil)
+	_ catalog.MediaReferences = (*ProductStore)(nil)
 )
 
-// NewProductService returns a ProductService using pool.
-func NewProductService(pool *pgxpool.Pool) *ProductService {
-	return &ProductService{pool: pool, reads: pool}
+// NewProductStore returns a ProductStore using pool.
+func NewProductStore(pool *pgxpool.Pool) *ProductStore {
+	return &ProductStore{pool: pool, reads: pool}
 }
 
-// NewProductServiceReadingFrom returns a ProductService using pool, whose
+// NewProductStoreReadingFrom returns a ProductStore using pool, whose
 // listings, search and categories are read through reads.
-func NewProductServiceReadingFrom(pool *pgxpool.Pool, reads Querier) *ProductService {
-	return &ProductService{pool: pool, reads: reads}
+func NewProductStoreReadingFrom(pool *pgxpool.Pool, reads Querier) *ProductStore {
+	return &ProductStore{pool: pool, reads: reads}
 }
 
 const productColumns = `id::text, sku, name, description, price_cents, currency, stock, category, created_at, updated_at,
@@ -66,10 +65,7 @@ func collectProducts(rows pgx.Rows) ([]catalog.Product, error) {
 // FindProducts returns one page of products in id order. Ids are UUIDv7, so
 // this is creation order, and paging on "id > last id of the page" (keyset)
 // never repeats or skips a product however many are inserted meanwhile.
-func (s *ProductService) FindProducts(ctx context.Context, f catalog.ProductFilter) (catalog.ProductPage, error) {
-	if err := f.Validate(); err != nil {
-		return catalog.ProductPage{}, err
-	}
+func (s *ProductStore) FindProducts(ctx context.Context, f catalog.ProductFilter) (catalog.ProductPage, error) {
 	args := pgx.NamedArgs{"limit": f.Limit + 1}
 	where := "deleted_at IS NULL"
 	if f.Query != "" {
@@ -101,10 +97,7 @@ func (s *ProductService) FindProducts(ctx context.Context, f catalog.ProductFilt
 }
 
 // FindProduct returns the product with id, or a NotFound error.
-func (s *ProductService) FindProduct(ctx context.Context, id string) (catalog.Product, error) {
-	if !ident.IsUUID(id) {
-		return catalog.Product{}, catalog.ProductNotFound(id)
-	}
+func (s *ProductStore) FindProduct(ctx context.Context, id string) (catalog.Product, error) {
 	p, err := scanProduct(s.pool.QueryRow(ctx, `SELECT `+productColumns+` FROM products WHERE id = $1 AND deleted_at IS NULL`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return catalog.Product{}, catalog.ProductNotFound(id)
@@ -117,7 +110,7 @@ func (s *ProductService) FindProduct(ctx context.Context, id string) (catalog.Pr
 
 // FindProductsByID returns the live products among ids, in no particular
 // order; ids that name none are left out.
-func (s *ProductService) FindProductsByID(ctx context.Context, ids []string) ([]catalog.Product, error) {
+func (s *ProductStore) FindProductsByID(ctx context.Context, ids []string) ([]catalog.Product, error) {
 	valid := make([]string, 0, len(ids))
 	for _, id := range ids {
 		if ident.IsUUID(id) {
@@ -136,7 +129,7 @@ func (s *ProductService) FindProductsByID(ctx context.Context, ids []string) ([]
 }
 
 // FindCategories returns every category with its number of live products.
-func (s *ProductService) FindCategories(ctx context.Context) ([]catalog.Category, error) {
+func (s *ProductStore) FindCategories(ctx context.Context) ([]catalog.Category, error) {
 	rows, err := s.reads.Query(ctx, `
 		SELECT c.slug, c.name, count(p.id)
 		FROM categories c LEFT JOIN products p ON p.category = c.slug AND p.deleted_at IS NULL
@@ -153,10 +146,7 @@ func (s *ProductService) FindCategories(ctx context.Context) ([]catalog.Category
 
 // CreateProduct stores a new product, creating its category if needed. Its
 // id is a UUIDv7 made here, so id order is creation order.
-func (s *ProductService) CreateProduct(ctx context.Context, in catalog.ProductInput) (catalog.Product, error) {
-	if err := in.ValidateCreate(); err != nil {
-		return catalog.Product{}, err
-	}
+func (s *ProductStore) CreateProduct(ctx context.Context, in catalog.ProductInput) (catalog.Product, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return catalog.Product{}, fmt.Errorf("create product: %w", err)
@@ -182,13 +172,7 @@ func (s *ProductService) CreateProduct(ctx context.Context, in catalog.ProductIn
 // UpdateProduct changes the fields present in in. The row is locked while
 // the change is applied so that it never overwrites a concurrent stock
 // reservation with a stale count.
-func (s *ProductService) UpdateProduct(ctx context.Context, id string, in catalog.ProductInput) (catalog.Product, error) {
-	if !ident.IsUUID(id) {
-		return catalog.Product{}, catalog.ProductNotFound(id)
-	}
-	if err := in.ValidateUpdate(); err != nil {
-		return catalog.Product{}, err
-	}
+func (s *ProductStore) UpdateProduct(ctx context.Context, id string, in catalog.ProductInput) (catalog.Product, error) {
 	var p catalog.Product
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		old, err := scanProduct(tx.QueryRow(ctx, `SELECT `+productColumns+` FROM products WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, id))
@@ -220,10 +204,7 @@ func (s *ProductService) UpdateProduct(ctx context.Context, id string, in catalo
 
 // SetProductImage records the image a live product shows, or with nil that
 // it has none, and answers the product.
-func (s *ProductService) SetProductImage(ctx context.Context, id string, img *catalog.Image) (catalog.Product, error) {
-	if !ident.IsUUID(id) {
-		return catalog.Product{}, catalog.ProductNotFound(id)
-	}
+func (s *ProductStore) SetProductImage(ctx context.Context, id string, img *catalog.Image) (catalog.Product, error) {
 	var url, thumb *string
 	var width, height *int
 	if img != nil {
@@ -246,7 +227,7 @@ func (s *ProductService) SetProductImage(ctx context.Context, id string, img *ca
 // rows name, the soft-deleted ones' included: the last two segments of
 // each image URL (MediaStore.URL ends with the key). It reads the primary,
 // which a standby may trail.
-func (s *ProductService) ReferencedMediaKeys(ctx context.Context) ([]string, error) {
+func (s *ProductStore) ReferencedMediaKeys(ctx context.Context) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT DISTINCT substring(url FROM '[^/]+/[^/]+$')
 		FROM products, unnest(ARRAY[image_url, image_thumbnail_url]) AS url
@@ -263,10 +244,7 @@ func (s *ProductService) ReferencedMediaKeys(ctx context.Context) ([]string, err
 
 // DeleteProduct soft-deletes a product: it leaves listings, counts and its
 // SKU, but reservations that name it keep a valid reference.
-func (s *ProductService) DeleteProduct(ctx context.Context, id string) error {
-	if !ident.IsUUID(id) {
-		return catalog.ProductNotFound(id)
-	}
+func (s *ProductStore) DeleteProduct(ctx context.Context, id string) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE products SET deleted_at = now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL`, id)
 	if err != nil {
 		return pg.Wrap("delete product", err)
