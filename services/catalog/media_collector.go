@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"bazaar/platform/schedule"
 )
 
 // DefaultMediaRetention is how long an image file that no product names is
@@ -92,18 +94,7 @@ func NewMediaCollector(cfg MediaCollectorConfig) *MediaCollector {
 
 // Run collects a round every Interval until ctx ends.
 func (c *MediaCollector) Run(ctx context.Context) {
-	t := time.NewTicker(c.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := c.RunOnce(ctx); err != nil && ctx.Err() == nil {
-				c.cfg.Logger.WarnContext(ctx, "collecting unused product image files", "err", err)
-			}
-		}
-	}
+	schedule.Every(ctx, c.cfg.Interval, c.RunOnce, c.cfg.Logger, "collecting unused product image files")
 }
 
 // RunOnce runs one round: it lists the files, then reads which keys the

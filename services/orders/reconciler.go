@@ -9,6 +9,7 @@ import (
 
 	"bazaar/platform/ident"
 	"bazaar/platform/log"
+	"bazaar/platform/schedule"
 )
 
 // Settlement outcomes counted by Metrics.Settled.
@@ -70,18 +71,10 @@ const maxSweepPages = 10
 
 // Run settles a round every Interval until ctx ends.
 func (r *Reconciler) Run(ctx context.Context) {
-	t := time.NewTicker(r.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := r.RunOnce(ctx); err != nil && ctx.Err() == nil {
-				r.cfg.Logger.WarnContext(ctx, "reconcile round failed", "err", err)
-			}
-		}
-	}
+	schedule.Every(ctx, r.cfg.Interval, func(ctx context.Context) error {
+		_, err := r.RunOnce(ctx)
+		return err
+	}, r.cfg.Logger, "reconcile round failed")
 }
 
 // RunOnce runs one round and returns how many orders it settled.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"bazaar/platform/schedule"
 )
 
 // TokenPurger deletes the refresh tokens past their expiry; *Service is one.
@@ -35,18 +37,7 @@ type PurgerConfig struct {
 
 // Run purges every Interval until ctx ends.
 func (p *Purger) Run(ctx context.Context) {
-	t := time.NewTicker(p.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := p.RunOnce(ctx); err != nil && ctx.Err() == nil {
-				p.cfg.Logger.WarnContext(ctx, "purging expired refresh tokens", "err", err)
-			}
-		}
-	}
+	schedule.Every(ctx, p.cfg.Interval, p.RunOnce, p.cfg.Logger, "purging expired refresh tokens")
 }
 
 // RunOnce runs one round.
