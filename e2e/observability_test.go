@@ -9,13 +9,13 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"bazaar/e2e/internal/panels"
 	"bazaar/e2e/internal/shop"
 	"bazaar/observability"
 )
@@ -67,134 +67,18 @@ func (p prometheusAPI) get(path string, params url.Values, v any) error {
 	return json.Unmarshal(body.Data, v)
 }
 
-// hasData runs an instant query and reports whether it returned at least
-// one sample that is a number (histogram_quantile and ratios give NaN when
-// nothing happened in the window, which Grafana draws as nothing).
-func (p prometheusAPI) hasData(expr string) (bool, error) {
-	var data struct {
-		ResultType string          `json:"resultType"`
-		Result     json.RawMessage `json:"result"`
+// query runs an instant query.
+func (p prometheusAPI) query(expr string) panels.Result {
+	resp, err := p.http.Get(p.base + "/api/v1/query?" + url.Values{"query": {expr}}.Encode())
+	if err != nil {
+		return panels.Result{Err: err}
 	}
-	if err := p.get("/api/v1/query", url.Values{"query": {expr}}, &data); err != nil {
-		return false, err
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return panels.Result{Err: err}
 	}
-	var values [][2]any
-	switch data.ResultType {
-	case "vector":
-		var series []struct {
-			Value [2]any `json:"value"`
-		}
-		if err := json.Unmarshal(data.Result, &series); err != nil {
-			return false, err
-		}
-		for _, s := range series {
-			values = append(values, s.Value)
-		}
-	case "scalar":
-		var v [2]any
-		if err := json.Unmarshal(data.Result, &v); err != nil {
-			return false, err
-		}
-		values = append(values, v)
-	default:
-		return false, fmt.Errorf("result type %q, want an instant vector or a scalar", data.ResultType)
-	}
-	for _, v := range values {
-		if s, _ := v[1].(string); s != "NaN" {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// grafanaBuiltins are the values the test gives Grafana's own variables:
-// a rate window of several 10 s scrapes, and a one-hour dashboard range.
-var grafanaBuiltins = map[string]string{"__rate_interval": "1m", "__interval": "1m", "__range": "1h"}
-
-var grafanaVariableRef = regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]`)
-
-// expandVariables substitutes Grafana's variables as Grafana would with
-// "All" selected. It fails on a variable the dashboard does not define.
-func expandVariables(expr string, d observability.Dashboard) (string, error) {
-	values := map[string]string{}
-	for k, v := range grafanaBuiltins {
-		values[k] = v
-	}
-	for _, v := range d.Templating.List {
-		values[v.Name] = v.AllValue
-	}
-	var missing []string
-	out := grafanaVariableRef.ReplaceAllStringFunc(expr, func(m string) string {
-		sub := grafanaVariableRef.FindStringSubmatch(m)
-		name := sub[1] + sub[2] + sub[3]
-		v, ok := values[name]
-		if !ok || v == "" {
-			missing = append(missing, m)
-		}
-		return v
-	})
-	if len(missing) > 0 {
-		return "", fmt.Errorf("no value for %s", strings.Join(missing, ", "))
-	}
-	return out, nil
-}
-
-// labelValuesQuery turns a label_values(selector, label) variable query
-// into the selector, which returns data exactly when the variable has values.
-var labelValuesQuery = regexp.MustCompile(`^\s*label_values\((.+),\s*\w+\s*\)\s*$`)
-
-// panelCheck is one dashboard panel (or template variable) whose every
-// query must parse and return data at least once.
-type panelCheck struct {
-	key      string // dashboard uid / panel title
-	variable bool
-	exprs    []string
-	hasData  []bool
-	err      error
-}
-
-func (c *panelCheck) done() bool {
-	return c.err != nil || !slices.Contains(c.hasData, false)
-}
-
-func panelChecks(t *testing.T, dashboards []observability.Dashboard) []*panelCheck {
-	t.Helper()
-	var checks []*panelCheck
-	add := func(d observability.Dashboard, title string, variable bool, exprs []string) {
-		c := &panelCheck{key: d.UID + "/" + title, variable: variable, hasData: make([]bool, len(exprs))}
-		for _, e := range exprs {
-			x, err := expandVariables(e, d)
-			if err != nil {
-				t.Errorf("%s: %v", c.key, err)
-			}
-			c.exprs = append(c.exprs, x)
-		}
-		checks = append(checks, c)
-	}
-	for _, d := range dashboards {
-		for _, v := range d.Templating.List {
-			if v.Type != "query" {
-				continue
-			}
-			m := labelValuesQuery.FindStringSubmatch(v.QueryText())
-			if m == nil {
-				t.Errorf("%s: variable $%s: want label_values(<selector>, <label>), got %q", d.File, v.Name, v.QueryText())
-				continue
-			}
-			add(d, "variable $"+v.Name, true, []string{m[1]})
-		}
-		for _, p := range d.AllPanels() {
-			if p.Type == "row" {
-				continue
-			}
-			var exprs []string
-			for _, tg := range p.Targets {
-				exprs = append(exprs, tg.Expr)
-			}
-			add(d, p.Title, false, exprs)
-		}
-	}
-	return checks
+	return panels.Answer(body)
 }
 
 // TestDashboardQueriesReturnData drives traffic through nginx, then sends
@@ -213,77 +97,19 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range rules {
-		if _, err := prom.hasData(r.Expr); err != nil {
-			t.Errorf("%s: rule %s does not run: %v", r.File, r.Name(), err)
+		if res := prom.query(r.Expr); res.Err != nil {
+			t.Errorf("%s: rule %s does not run: %v", r.File, r.Name(), res.Err)
 		}
 	}
 
-	checks := panelChecks(t, dashboards)
-	for key := range panelsWithoutData {
-		if !slices.ContainsFunc(checks, func(c *panelCheck) bool { return c.key == key }) {
-			t.Errorf("panelsWithoutData lists %q, which is no panel", key)
+	checks := panels.Checks(t, dashboards, panelsWithoutData)
+	panels.Await(t, checks, panelsWithoutData, shop.NewTraffic(t, theShop(t)), func(exprs []string) []panels.Result {
+		var results []panels.Result
+		for _, e := range exprs {
+			results = append(results, prom.query(e))
 		}
-	}
-
-	traffic := shop.NewTraffic(t, theShop(t))
-	start := time.Now()
-	deadline := start.Add(90 * time.Second)
-	for round := 1; ; round++ {
-		traffic.Round(t, round)
-		pending := 0
-		for _, c := range checks {
-			for i, e := range c.exprs {
-				if c.done() || c.hasData[i] {
-					continue
-				}
-				c.hasData[i], c.err = prom.hasData(e)
-				if c.err != nil {
-					c.err = fmt.Errorf("query %q: %w", e, c.err)
-				}
-			}
-			if _, allowed := panelsWithoutData[c.key]; !c.done() && !allowed {
-				pending++
-			}
-		}
-		if pending == 0 {
-			t.Logf("every panel that must show data did after %d rounds of traffic, %s", round, time.Since(start).Round(time.Second))
-			break
-		}
-		if time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Second)
-	}
-
-	var panels, panelsWithData, variables, variablesWithData int
-	for _, c := range checks {
-		if c.variable {
-			variables++
-		} else {
-			panels++
-		}
-		reason, allowed := panelsWithoutData[c.key]
-		switch {
-		case c.err != nil:
-			t.Errorf("%s: %v", c.key, c.err)
-		case c.done() && c.variable:
-			variablesWithData++
-		case c.done():
-			panelsWithData++
-		case allowed:
-			t.Logf("%s: no data (allowed: %s)", c.key, reason)
-		default:
-			var empty []string
-			for i, ok := range c.hasData {
-				if !ok {
-					empty = append(empty, c.exprs[i])
-				}
-			}
-			t.Errorf("%s: no data from %s", c.key, strings.Join(empty, " ; "))
-		}
-	}
-	t.Logf("%d of %d panels returned data (%.1f %%; %d allowed to stay empty), and %d of %d template variables",
-		panelsWithData, panels, 100*float64(panelsWithData)/float64(panels), len(panelsWithoutData), variablesWithData, variables)
+		return results
+	})
 
 	checkRulesLoaded(t, prom, rules)
 }

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"log"
 	"os"
@@ -19,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"bazaar/e2e/internal/short"
+	"bazaar/e2e/internal/testmain"
 )
 
 // Stack is a running compose project and where to reach it from the host.
@@ -35,29 +34,17 @@ type Stack struct {
 var stack *Stack
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	flag.Parse()
-	if testing.Short() {
-		return m.Run() // -short: only the tests that need no stack (lints)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
-	// A project name of its own, so that runs never share containers. The
-	// shop and its no-stale-read tests run with a streaming standby that
-	// serves the catalog's listings (docs/database.md).
-	s, err := StartStackWithProfiles(ctx, fmt.Sprintf("bazaar-e2e-%d", os.Getpid()), []string{"replica"})
-	if s != nil {
-		defer s.Stop()
-	}
-	if err != nil {
-		log.Printf("start stack: %v", err)
-		return 1
-	}
-	stack = s
-	return m.Run()
+	os.Exit(testmain.Run(m, 20*time.Minute, func(ctx context.Context, _ string) (func(), error) {
+		// A project name of its own, so that runs never share containers.
+		// The shop and its no-stale-read tests run with a streaming standby
+		// that serves the catalog's listings (docs/database.md).
+		s, err := StartStackWithProfiles(ctx, fmt.Sprintf("bazaar-e2e-%d", os.Getpid()), []string{"replica"})
+		if s == nil {
+			return nil, err
+		}
+		stack = s
+		return s.Stop, err
+	}))
 }
 
 // StartStack brings up the project's docker-compose.yml under the given
@@ -74,7 +61,7 @@ func StartStack(ctx context.Context, project string, overrides ...string) (*Stac
 // StartStackWithProfiles is StartStack with Compose profiles enabled
 // besides those of COMPOSE_PROFILES.
 func StartStackWithProfiles(ctx context.Context, project string, profiles []string, overrides ...string) (*Stack, error) {
-	root, err := filepath.Abs("..")
+	root, err := testmain.Root()
 	if err != nil {
 		return nil, err
 	}
@@ -144,35 +131,16 @@ func (s *Stack) Stop() {
 	}
 }
 
-// stackEnv is the interpolation environment: the images that make chose and
-// exported (images/choose.sh: BAZAAR_IMAGES and every *_IMAGE that
-// images/local.env names), ephemeral host ports, the profiles of the
-// process's COMPOSE_PROFILES and the host's GOPROXY.
-// Under a bare go test, an image not in the process environment is
-// local.env's stand-in, or with BAZAAR_IMAGES=upstream compose's default.
+// stackEnv is the interpolation environment: the images (testmain.Images:
+// those that make chose and exported, else local.env's stand-ins, or with
+// BAZAAR_IMAGES=upstream compose's defaults), ephemeral host ports, the
+// profiles of the process's COMPOSE_PROFILES and the host's GOPROXY.
 func stackEnv(root string) (map[string]string, error) {
-	env := map[string]string{}
-	f, err := os.Open(filepath.Join(root, "images", "local.env"))
+	env, err := testmain.Images(root)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
-			env[k] = v
-		}
-	}
-	upstream := os.Getenv("BAZAAR_IMAGES") == "upstream"
-	for k := range env {
-		if v, ok := os.LookupEnv(k); ok {
-			env[k] = v
-		} else if upstream {
-			delete(env, k) // docker-compose.yml's default: the upstream image
-		}
-	}
-	for _, port := range []string{"HTTP_PORT", "HTTPS_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT", "GRAFANA_PORT"} {
+	for _, port := range testmain.Ports {
 		env[port] = "0"
 	}
 	// Optional services (Grafana) only when asked for here, whatever a
@@ -181,7 +149,7 @@ func stackEnv(root string) (map[string]string, error) {
 	if out, err := exec.Command("go", "env", "GOPROXY").Output(); err == nil {
 		env["GOPROXY"] = strings.TrimSpace(string(out))
 	}
-	return env, sc.Err()
+	return env, nil
 }
 
 // adoptableNetworks creates the project's networks before StartStack does,

@@ -6,9 +6,7 @@
 package replica
 
 import (
-	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"log"
 	"os"
@@ -17,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"bazaar/e2e/internal/testmain"
 )
 
 // project is the stack under test.
@@ -35,31 +35,14 @@ type project struct {
 var stack *project
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	flag.Parse()
-	if testing.Short() {
-		return m.Run() // -short: no stack, so every test here skips
-	}
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		log.Print(err)
-		return 1
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	p, err := start(ctx, root, fmt.Sprintf("bazaar-replica-%d", os.Getpid()))
-	if p != nil {
-		defer p.down()
-	}
-	if err != nil {
-		log.Printf("start stack: %v", err)
-		return 1
-	}
-	stack = p
-	return m.Run()
+	os.Exit(testmain.Run(m, 15*time.Minute, func(ctx context.Context, root string) (func(), error) {
+		p, err := start(ctx, root, fmt.Sprintf("bazaar-replica-%d", os.Getpid()))
+		if p == nil {
+			return nil, err
+		}
+		stack = p
+		return p.down, err
+	}))
 }
 
 // start brings the stack up with the profile replica and waits until the
@@ -112,29 +95,22 @@ func start(ctx context.Context, root, name string) (*project, error) {
 	return p, nil
 }
 
-// composeEnv is the environment of the project: the stand-in images that
-// images/local.env names unless the process sets them, ephemeral host
-// ports, the profile replica, the project's name.
+// composeEnv is the environment of the project: the images of
+// testmain.Images, ephemeral host ports, the profile replica, the project's
+// name.
 func composeEnv(root, name string) ([]string, error) {
-	f, err := os.Open(filepath.Join(root, "images", "local.env"))
+	images, err := testmain.Images(root)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	env := os.Environ()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
-			if _, set := os.LookupEnv(k); !set && os.Getenv("BAZAAR_IMAGES") != "upstream" {
-				env = append(env, k+"="+v)
-			}
-		}
+	for k, v := range images {
+		env = append(env, k+"="+v)
 	}
-	env = append(env,
-		"COMPOSE_PROJECT_NAME="+name, "COMPOSE_PROFILES=replica", "COMPOSE_FILE="+filepath.Join(root, "docker-compose.yml"),
-		"HTTP_PORT=0", "HTTPS_PORT=0", "PROMETHEUS_PORT=0", "ALERTMANAGER_PORT=0", "GRAFANA_PORT=0")
-	return env, sc.Err()
+	for _, port := range testmain.Ports {
+		env = append(env, port+"=0")
+	}
+	return append(env, "COMPOSE_PROJECT_NAME="+name, "COMPOSE_PROFILES=replica", "COMPOSE_FILE="+filepath.Join(root, "docker-compose.yml")), nil
 }
 
 // compose runs docker compose on the project and returns its output.

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"log"
 	"net"
@@ -19,6 +18,7 @@ import (
 
 	"bazaar/e2e/internal/shop"
 	"bazaar/e2e/internal/short"
+	"bazaar/e2e/internal/testmain"
 )
 
 // deployment is the stack under test and how to reach it.
@@ -34,37 +34,18 @@ type deployment struct {
 var stack *deployment
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	flag.Parse()
-	if testing.Short() {
-		return m.Run() // -short: no stack, so every test here skips
-	}
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		log.Print(err)
-		return 1
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	undo, err := joinSwarm(ctx)
-	defer undo()
-	if err != nil {
-		log.Printf("swarm: %v", err)
-		return 1
-	}
-	d, err := deploy(ctx, root, fmt.Sprintf("bazaar-e2e-%d", os.Getpid()))
-	if d != nil {
-		defer d.remove()
-	}
-	if err != nil {
-		log.Printf("deploy: %v", err)
-		return 1
-	}
-	stack = d
-	return m.Run()
+	os.Exit(testmain.Run(m, 10*time.Minute, func(ctx context.Context, root string) (func(), error) {
+		undo, err := joinSwarm(ctx)
+		if err != nil {
+			return undo, fmt.Errorf("swarm: %w", err)
+		}
+		d, err := deploy(ctx, root, fmt.Sprintf("bazaar-e2e-%d", os.Getpid()))
+		if d == nil {
+			return undo, err
+		}
+		stack = d
+		return func() { d.remove(); undo() }, err
+	}))
 }
 
 // joinSwarm makes sure this engine is a manager of a swarm: it initialises
@@ -133,7 +114,7 @@ func deploy(ctx context.Context, root, name string) (*deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	images, err := imageEnv(root)
+	images, err := testmain.Images(root)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +127,7 @@ func deploy(ctx context.Context, root, name string) (*deployment, error) {
 		BaseURL: fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
 		TLSURL:  fmt.Sprintf("https://127.0.0.1:%d", ports[1]),
 		Grafana: grafana,
-		env: append(append(os.Environ(), images...),
+		env: append(os.Environ(),
 			"GRAFANA_REPLICAS="+map[bool]string{true: "1", false: "0"}[grafana],
 			"STACK_NAME="+name,
 			fmt.Sprintf("HTTP_PORT=%d", ports[0]),
@@ -163,6 +144,9 @@ func deploy(ctx context.Context, root, name string) (*deployment, error) {
 			"ORDERS_MAX_OPEN_PER_USER=0",
 			"ORDERS_MAX_RESERVED_UNITS_PER_USER=0",
 		),
+	}
+	for k, v := range images {
+		d.env = append(d.env, k+"="+v)
 	}
 	start := time.Now()
 	log.Printf("deploying stack %s (HTTP %d, HTTPS %d)", name, ports[0], ports[1])
@@ -185,30 +169,6 @@ func build(ctx context.Context) string {
 		}
 	}
 	return "0"
-}
-
-// imageEnv is NAME=image for each infrastructure image of images/local.env
-// that the environment does not name: make exports the images it chose
-// (images/choose.sh); under a bare go test the local stand-ins are meant,
-// unless BAZAAR_IMAGES=upstream (then the stack file's defaults).
-func imageEnv(root string) ([]string, error) {
-	if os.Getenv("BAZAAR_IMAGES") == "upstream" {
-		return nil, nil
-	}
-	raw, err := os.ReadFile(filepath.Join(root, "images", "local.env"))
-	if err != nil {
-		return nil, err
-	}
-	var env []string
-	for _, line := range strings.Split(string(raw), "\n") {
-		line = strings.TrimSpace(line)
-		if k, _, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
-			if _, set := os.LookupEnv(k); !set {
-				env = append(env, line)
-			}
-		}
-	}
-	return env, nil
 }
 
 // remove removes the stack, its volumes and its secret set, and waits until

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,7 +17,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"bazaar/e2e/internal/panels"
 	"bazaar/e2e/internal/shop"
+	"bazaar/observability"
 )
 
 // The observability of the Swarm stack: Prometheus delivers to
@@ -169,77 +170,15 @@ var panelsWithoutData = map[string]string{
 // must list every dashboard and answer every panel's queries with data too.
 func TestDashboardsLoadData(t *testing.T) {
 	mustStack(t)
-	dashboards := loadDashboards(t)
-	checks := panelChecks(t, dashboards)
-	for key := range panelsWithoutData {
-		if !slices.ContainsFunc(checks, func(c *panelCheck) bool { return c.key == key }) {
-			t.Errorf("panelsWithoutData lists %q, which is no panel", key)
-		}
+	dashboards, err := observability.LoadDashboards(filepath.Join("..", "..", "observability"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	checks := panels.Checks(t, dashboards, panelsWithoutData)
 	p := newProbe(t)
-	traffic := shop.NewTraffic(t, theShop(t))
-
-	start := time.Now()
-	deadline := start.Add(90 * time.Second)
-	for round := 1; ; round++ {
-		traffic.Round(t, round)
-		var pending []*panelCheck
-		for _, c := range checks {
-			if !c.done() {
-				pending = append(pending, c)
-			}
-		}
-		var exprs []string
-		for _, c := range pending {
-			exprs = append(exprs, c.exprs...)
-		}
-		results := p.query(t, exprs)
-		left := 0
-		for _, c := range pending {
-			for i := range c.exprs {
-				r := results[0]
-				results = results[1:]
-				if r.err != nil {
-					c.err = r.err
-				} else if r.data {
-					c.hasData[i] = true
-				}
-			}
-			if _, allowed := panelsWithoutData[c.key]; !c.done() && !allowed {
-				left++
-			}
-		}
-		if left == 0 {
-			t.Logf("every panel that must show data did after %d rounds of traffic, %s", round, time.Since(start).Round(time.Second))
-			break
-		}
-		if time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Second)
-	}
-	var panels, withData int
-	for _, c := range checks {
-		panels++
-		reason, allowed := panelsWithoutData[c.key]
-		switch {
-		case c.err != nil:
-			t.Errorf("%s: %v", c.key, c.err)
-		case c.done():
-			withData++
-		case allowed:
-			t.Logf("%s: no data (allowed: %s)", c.key, reason)
-		default:
-			var empty []string
-			for i, ok := range c.hasData {
-				if !ok {
-					empty = append(empty, c.exprs[i])
-				}
-			}
-			t.Errorf("%s: no data from %s", c.key, strings.Join(empty, " ; "))
-		}
-	}
-	t.Logf("%d of %d panels and template variables of %d dashboards returned data from the Swarm Prometheus", withData, panels, len(dashboards))
+	panels.Await(t, checks, panelsWithoutData, shop.NewTraffic(t, theShop(t)), func(exprs []string) []panels.Result {
+		return p.query(t, exprs)
+	})
 
 	if !stack.Grafana {
 		t.Logf("Grafana does not run in this stack (COMPOSE_PROFILES does not name grafana: no image here); its data source's URL was asked directly")
@@ -251,7 +190,7 @@ func TestDashboardsLoadData(t *testing.T) {
 // checkGrafana requires that Grafana lists every dashboard and answers
 // every query that showed data from Prometheus with data, through its
 // provisioned data source.
-func checkGrafana(t *testing.T, p *probe, dashboards []dashboard, checks []*panelCheck) {
+func checkGrafana(t *testing.T, p *probe, dashboards []observability.Dashboard, checks []*panels.Check) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(stack.Root, "secrets", "development", "grafana_admin_password"))
 	if err != nil {
@@ -274,17 +213,17 @@ func checkGrafana(t *testing.T, p *probe, dashboards []dashboard, checks []*pane
 		}) bool {
 			return f.UID == d.UID
 		}) {
-			t.Errorf("Grafana does not list dashboard %s (%s)", d.UID, d.file)
+			t.Errorf("Grafana does not list dashboard %s (%s)", d.UID, d.File)
 		}
 	}
 	var bodies []string
 	var keys []string
 	for _, c := range checks {
-		if !c.done() || c.err != nil {
+		if !c.Done() || c.Err != nil {
 			continue
 		}
 		var queries []map[string]any
-		for i, e := range c.exprs {
+		for i, e := range c.Exprs {
 			queries = append(queries, map[string]any{
 				"refId": fmt.Sprintf("Q%d", i), "expr": e, "instant": true, "range": false,
 				"datasource": map[string]string{"type": "prometheus", "uid": "prometheus"},
@@ -292,7 +231,7 @@ func checkGrafana(t *testing.T, p *probe, dashboards []dashboard, checks []*pane
 		}
 		b, _ := json.Marshal(map[string]any{"from": "now-5m", "to": "now", "queries": queries})
 		bodies = append(bodies, string(b))
-		keys = append(keys, c.key)
+		keys = append(keys, c.Key)
 	}
 	out := p.exec(t, append([]string{"sh", "-c",
 		`for b; do curl -sS --max-time 15 -u "$0" -H 'Content-Type: application/json' -d "$b" http://grafana:3000/api/ds/query; echo; done`,
@@ -405,15 +344,8 @@ func (p *probe) promAPI(path string, v any) error {
 	return json.Unmarshal(res.Data, v)
 }
 
-// queryResult is whether an instant query returned a number, or why it
-// could not run.
-type queryResult struct {
-	data bool
-	err  error
-}
-
 // query runs instant queries at the data source's URL, all in one exec.
-func (p *probe) query(t *testing.T, exprs []string) []queryResult {
+func (p *probe) query(t *testing.T, exprs []string) []panels.Result {
 	t.Helper()
 	if len(exprs) == 0 {
 		return nil
@@ -421,196 +353,17 @@ func (p *probe) query(t *testing.T, exprs []string) []queryResult {
 	out := p.exec(t, append([]string{"sh", "-c",
 		`for q; do curl -sS --max-time 15 -G --data-urlencode "query=$q" http://prometheus:9090/api/v1/query; echo; done`,
 		"query"}, exprs...)...)
-	var results []queryResult
+	var results []panels.Result
 	sc := bufio.NewScanner(strings.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
 		if strings.TrimSpace(sc.Text()) == "" {
 			continue
 		}
-		results = append(results, hasData(sc.Bytes()))
+		results = append(results, panels.Answer(sc.Bytes()))
 	}
 	if len(results) != len(exprs) {
 		t.Fatalf("%d answers to %d queries: %.500s", len(results), len(exprs), out)
 	}
 	return results
-}
-
-// hasData reads an answer of /api/v1/query: data when at least one sample
-// is a number (histogram_quantile and ratios give NaN when nothing happened
-// in the window, which Grafana draws as nothing).
-func hasData(answer []byte) queryResult {
-	var res struct {
-		Status    string `json:"status"`
-		ErrorType string `json:"errorType"`
-		Error     string `json:"error"`
-		Data      struct {
-			ResultType string          `json:"resultType"`
-			Result     json.RawMessage `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(answer, &res); err != nil {
-		return queryResult{err: fmt.Errorf("%v: %.300s", err, answer)}
-	}
-	if res.Status != "success" {
-		return queryResult{err: fmt.Errorf("%s: %s", res.ErrorType, res.Error)}
-	}
-	var values [][2]any
-	switch res.Data.ResultType {
-	case "vector":
-		var series []struct {
-			Value [2]any `json:"value"`
-		}
-		if err := json.Unmarshal(res.Data.Result, &series); err != nil {
-			return queryResult{err: err}
-		}
-		for _, s := range series {
-			values = append(values, s.Value)
-		}
-	case "scalar":
-		var v [2]any
-		if err := json.Unmarshal(res.Data.Result, &v); err != nil {
-			return queryResult{err: err}
-		}
-		values = append(values, v)
-	default:
-		return queryResult{err: fmt.Errorf("result type %q, want an instant vector or a scalar", res.Data.ResultType)}
-	}
-	for _, v := range values {
-		if s, _ := v[1].(string); s != "NaN" {
-			return queryResult{data: true}
-		}
-	}
-	return queryResult{}
-}
-
-// dashboard is the part of a dashboard's JSON model the checks read.
-type dashboard struct {
-	file       string
-	UID        string  `json:"uid"`
-	Panels     []panel `json:"panels"`
-	Templating struct {
-		List []struct {
-			Name     string          `json:"name"`
-			Type     string          `json:"type"`
-			AllValue string          `json:"allValue"`
-			Query    json.RawMessage `json:"query"` // a string, or {"query": "…"}
-		} `json:"list"`
-	} `json:"templating"`
-}
-
-type panel struct {
-	Type    string `json:"type"`
-	Title   string `json:"title"`
-	Targets []struct {
-		Expr string `json:"expr"`
-	} `json:"targets"`
-	Panels []panel `json:"panels"` // a row's collapsed panels
-}
-
-func loadDashboards(t *testing.T) []dashboard {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "..", "observability", "grafana", "dashboards", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no dashboards (%v)", err)
-	}
-	var out []dashboard
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d dashboard
-		if err := json.Unmarshal(raw, &d); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		d.file = filepath.Base(f)
-		out = append(out, d)
-	}
-	return out
-}
-
-// panelCheck is one panel (or template variable) whose every query must
-// parse and return data at least once.
-type panelCheck struct {
-	key     string // dashboard uid / panel title
-	exprs   []string
-	hasData []bool
-	err     error
-}
-
-func (c *panelCheck) done() bool { return c.err != nil || !slices.Contains(c.hasData, false) }
-
-var (
-	variableRef       = regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]`)
-	labelValuesQuery  = regexp.MustCompile(`^\s*label_values\((.+),\s*\w+\s*\)\s*$`)
-	builtinVariables  = map[string]string{"__rate_interval": "1m", "__interval": "1m", "__range": "1h"}
-	stringOrQueryJSON = func(raw json.RawMessage) string {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
-		var q struct {
-			Query string `json:"query"`
-		}
-		json.Unmarshal(raw, &q)
-		return q.Query
-	}
-)
-
-// panelChecks lists every panel's and query variable's queries, with
-// Grafana's variables substituted as Grafana does with "All" selected.
-func panelChecks(t *testing.T, dashboards []dashboard) []*panelCheck {
-	t.Helper()
-	var checks []*panelCheck
-	for _, d := range dashboards {
-		values := map[string]string{}
-		for k, v := range builtinVariables {
-			values[k] = v
-		}
-		for _, v := range d.Templating.List {
-			values[v.Name] = v.AllValue
-		}
-		add := func(title string, exprs []string) {
-			c := &panelCheck{key: d.UID + "/" + title, hasData: make([]bool, len(exprs))}
-			for _, e := range exprs {
-				c.exprs = append(c.exprs, variableRef.ReplaceAllStringFunc(e, func(m string) string {
-					sub := variableRef.FindStringSubmatch(m)
-					v := values[sub[1]+sub[2]+sub[3]]
-					if v == "" {
-						t.Errorf("%s: no value for %s", c.key, m)
-					}
-					return v
-				}))
-			}
-			checks = append(checks, c)
-		}
-		for _, v := range d.Templating.List {
-			if v.Type != "query" {
-				continue
-			}
-			m := labelValuesQuery.FindStringSubmatch(stringOrQueryJSON(v.Query))
-			if m == nil {
-				t.Errorf("%s: variable $%s: want label_values(<selector>, <label>)", d.file, v.Name)
-				continue
-			}
-			add("variable $"+v.Name, []string{m[1]})
-		}
-		var walk func([]panel)
-		walk = func(ps []panel) {
-			for _, p := range ps {
-				walk(p.Panels)
-				if p.Type == "row" {
-					continue
-				}
-				var exprs []string
-				for _, tg := range p.Targets {
-					exprs = append(exprs, tg.Expr)
-				}
-				add(p.Title, exprs)
-			}
-		}
-		walk(d.Panels)
-	}
-	return checks
 }
