@@ -45,7 +45,10 @@ while :; do
 	if [ "$rc" != 0 ] || [ "$(date +%s)" -ge "$deadline" ]; then
 		echo "swarm-wait: stack $stack has not converged:" >&2
 		echo "$out" | sed 's/^/  /' >&2
-		docker stack ps "$stack" --no-trunc --filter desired-state=running \
+		# The tasks meant to run, and those the node keeps refusing (desired
+		# ready: rejected, with the reason, such as a network that overlaps
+		# one left by another stack).
+		docker stack ps "$stack" --no-trunc --filter desired-state=running --filter desired-state=ready \
 			--format '  {{.Name}} {{.CurrentState}} {{.Error}}' >&2 || true
 		exit 1
 	fi
