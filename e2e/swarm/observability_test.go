@@ -130,8 +130,15 @@ func TestAlertmanagerReachedByPrometheus(t *testing.T) {
 	if !eventually(45*time.Second, func() bool { return promCount(t, `count(up{job="alertmanager"} == 1)`) == 1 }) {
 		t.Errorf("Prometheus does not scrape Alertmanager (up{job=\"alertmanager\"})")
 	}
-	if n := promCount(t, `sum(prometheus_notifications_errors_total)`); n != 0 {
-		t.Errorf("Prometheus counts %d errors sending alerts to Alertmanager, want 0", n)
+	// The error counter of an Alertmanager appears once Prometheus has
+	// scraped itself after finding it, which may be after the above.
+	errs := -1
+	eventually(45*time.Second, func() bool {
+		errs = promCount(t, `sum(prometheus_notifications_errors_total)`)
+		return errs >= 0
+	})
+	if errs != 0 {
+		t.Errorf("Prometheus counts %d errors sending alerts to Alertmanager (-1: no counter), want 0", errs)
 	}
 
 	body, status, err := p.get("http://alertmanager:9093/api/v2/status")
