@@ -53,8 +53,10 @@ ps: compose ## Show the containers and their health
 	docker compose ps
 
 .PHONY: seed
-seed: ## Load the demo catalogue into the running stack
-	set -a; . ./.env; set +a; cd services/catalog && go run ./cmd/seed
+seed: ## Load the demo catalogue into the running stack (as ADMIN_EMAIL, with the admin_password secret)
+	@set -a; . ./.env; set +a; \
+	export ADMIN_PASSWORD="$${ADMIN_PASSWORD:-$$(cat "$${SECRETS_DIR:-./secrets/development}/admin_password")}"; \
+	cd services/catalog && go run ./cmd/seed
 
 .PHONY: backup
 backup: compose ## Back up every service's schema into BACKUP_DIR (default ./backups)
